@@ -1,0 +1,15 @@
+"""adgm_tf: Auxiliary Deep Generative Models (Maaloe et al., 2016) as Keras 3 models."""
+
+from adgm_tf.bounds import classification_weight
+from adgm_tf.input_pipeline import semi_supervised_dataset
+from adgm_tf.models import ADGM, M2, SDGM, ADGMDeterministic, DeepGenerativeModel
+
+__all__ = [
+    "ADGM",
+    "SDGM",
+    "M2",
+    "ADGMDeterministic",
+    "DeepGenerativeModel",
+    "classification_weight",
+    "semi_supervised_dataset",
+]

@@ -1,0 +1,107 @@
+"""The terms of the semi-supervised variational bound, as small pure functions.
+
+Notation of Maaloe et al. (2016). For one Monte Carlo sample a ~ q(a|x), z ~ q(z|a,y,x) the
+log importance weight is
+
+    log w(x, y, a, z) = log p(x|.) + log p(y) + log p(z) + log p(a|.) - log q(a|x) - log q(z|a,y,x)
+
+and the bounds (paper eqs. 12-15, 19) are
+
+    -L(x, y) = E_q(a,z|x,y) [log w]                                   (labeled, eq. 12)
+    -U(x)    = E_q(a|x) sum_y q(y|a,x) (E_q(z|a,y,x)[log w] - log q(y|a,x))   (unlabeled, eqs. 13, 19)
+    J        = sum_l [L(x_l, y_l) - alpha log E_q(a|x_l)[q(y_l|a,x_l)]] + sum_u U(x_u)   (eqs. 14, 15)
+    alpha    = beta (N_l + N_u) / N_l
+
+Monte Carlo samples lie along axis 0 ([S, B]); the enumerated class, where present, in front
+of them ([K, S, B]). The functions return per-example values [B] except the objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+
+def log_importance_weight(
+    log_px: tf.Tensor,
+    log_py: tf.Tensor | float,
+    log_pz: tf.Tensor,
+    log_pa: tf.Tensor | float,
+    log_qa: tf.Tensor | float,
+    log_qz: tf.Tensor,
+) -> tf.Tensor:
+    """log p(x, y, a, z) - log q(a, z | x, y), broadcast over its arguments' shapes.
+
+    Models without a stochastic `a` pass 0 for log p(a|.) and log q(a|x).
+    """
+    return log_px + log_py + log_pz + log_pa - log_qa - log_qz
+
+
+def labeled_bound(log_w: tf.Tensor) -> tf.Tensor:
+    """-L(x, y): the Monte Carlo average of log w over the samples. [S, B] -> [B]."""
+    return tf.reduce_mean(log_w, axis=0)
+
+
+def unlabeled_bound(log_w: tf.Tensor, log_qy: tf.Tensor) -> tf.Tensor:
+    """-U(x) by exact enumeration of y (eq. 19).
+
+    Args:
+      log_w: log importance weight of every class, [K, S, B].
+      log_qy: log q(y=k | a_s, x) for the same `a` samples, [K, S, B].
+
+    Returns:
+      (1/S) sum_s sum_k q(k|a_s,x) (log w_ks - log q(k|a_s,x)), shape [B].
+    """
+    qy = tf.exp(log_qy)
+    return tf.reduce_mean(tf.reduce_sum(qy * (log_w - log_qy), axis=0), axis=0)
+
+
+def classification_log_likelihood(log_qy_labeled: tf.Tensor) -> tf.Tensor:
+    """log E_q(a|x)[q(y|a,x)] of the observed label, estimated inside the log.
+
+    Args:
+      log_qy_labeled: log q(y_l | a_s, x_l) for S samples of `a`, [S, B].
+
+    Returns:
+      log((1/S) sum_s q(y_l|a_s,x_l)), shape [B].
+    """
+    num_samples = tf.cast(tf.shape(log_qy_labeled)[0], log_qy_labeled.dtype)
+    return tf.reduce_logsumexp(log_qy_labeled, axis=0) - tf.math.log(num_samples)
+
+
+def classification_weight(beta: float, num_labeled: int, num_unlabeled: int) -> float:
+    """alpha = beta (N_l + N_u) / N_l, the weight of the classification term (eq. 14)."""
+    if num_labeled <= 0:
+        raise ValueError(f"num_labeled must be positive, got {num_labeled}.")
+    if num_unlabeled < 0 or beta < 0:
+        raise ValueError(
+            f"beta and num_unlabeled must be non-negative, got {beta} and {num_unlabeled}."
+        )
+    return beta * (num_labeled + num_unlabeled) / num_labeled
+
+
+def semi_supervised_objective(
+    labeled: tf.Tensor,
+    unlabeled: tf.Tensor,
+    class_log_likelihood: tf.Tensor,
+    alpha: float,
+) -> tf.Tensor:
+    """J per example (eq. 15), to minimise: mean_l [L - alpha log q] + mean_u U.
+
+    Args:
+      labeled: -L(x_l, y_l), [B_l].
+      unlabeled: -U(x_u), [B_u].
+      class_log_likelihood: log E_q(a|x_l)[q(y_l|a,x_l)], [B_l].
+      alpha: classification weight.
+
+    Returns:
+      A scalar. The means (rather than sums) keep the scale independent of batch sizes; with
+      equal labeled and unlabeled batch sizes it is J / B.
+    """
+    return tf.reduce_mean(-labeled - alpha * class_log_likelihood) + tf.reduce_mean(-unlabeled)
+
+
+def log_uniform_prior(num_classes: int) -> float:
+    """log p(y) for the uniform Cat(y | 1/K) prior (eq. 6)."""
+    return -math.log(num_classes)

@@ -1,0 +1,114 @@
+"""tf.data pipelines that feed the semi-supervised `train_step`.
+
+Every step sees one labeled batch (the small labeled set, repeated and reshuffled) and one
+unlabeled batch; an epoch is one pass over the unlabeled set, reshuffled every epoch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_features(x: np.ndarray, name: str, input_dim: int | None = None) -> np.ndarray:
+    """Returns x as float32 [N, D] after refusing empty, misshapen or non-finite input."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array [examples, features]; got shape {x.shape}.")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one example.")
+    if input_dim is not None and x.shape[1] != input_dim:
+        raise ValueError(
+            f"{name} has {x.shape[1]} features per example but the model expects {input_dim}."
+        )
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {x.dtype}.")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise ValueError(
+            f"{name} holds {bad.sum()} NaN or infinite values (first in example {rows[0]}, "
+            f"{len(rows)} examples affected); clean or drop them before training."
+        )
+    return x.astype(np.float32)
+
+
+def check_labels(y: np.ndarray, num_classes: int, name: str, num_examples: int) -> np.ndarray:
+    """Returns y as int32 [N] after refusing labels outside [0, num_classes) or misshapen."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != num_examples:
+        raise ValueError(
+            f"{name} must be a 1-D array of {num_examples} class indices; got shape {y.shape}."
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"{name} must hold integer class indices; got dtype {y.dtype}.")
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes}); found labels from {y.min()} to {y.max()}."
+        )
+    return y.astype(np.int32)
+
+
+def semi_supervised_dataset(
+    x_labeled: np.ndarray,
+    y_labeled: np.ndarray,
+    x_unlabeled: np.ndarray,
+    batch_size: int = 100,
+    labeled_batch_size: int | None = None,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A dataset of training steps for `DeepGenerativeModel.fit`.
+
+    Args:
+      x_labeled: [N_l, D] labeled inputs; y_labeled: [N_l] class indices in [0, K).
+      x_unlabeled: [N_u, D] unlabeled inputs (may include the labeled ones, as in the paper).
+      batch_size: unlabeled examples per step; an epoch is N_u // batch_size steps.
+      labeled_batch_size: labeled examples per step; default min(N_l, batch_size).
+      num_classes: K; default max(y_labeled) + 1. Every class needs at least one label.
+      seed: shuffling seed (the order differs between epochs but is reproducible).
+
+    Returns:
+      A finite dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
+      "x_unlabeled": [B_u, D] float32}, prefetched.
+    """
+    x_labeled = check_features(x_labeled, "x_labeled")
+    x_unlabeled = check_features(x_unlabeled, "x_unlabeled", input_dim=x_labeled.shape[1])
+    k = int(num_classes) if num_classes is not None else int(np.max(y_labeled)) + 1
+    y_labeled = check_labels(y_labeled, k, "y_labeled", x_labeled.shape[0])
+    missing = sorted(set(range(k)) - set(y_labeled.tolist()))
+    if missing:
+        raise ValueError(
+            f"Classes {missing} have no labeled example; semi-supervised training needs at "
+            f"least one label per class (got {len(y_labeled)} labels for {k} classes)."
+        )
+    if batch_size < 1 or batch_size > len(x_unlabeled):
+        raise ValueError(
+            f"batch_size must lie in [1, {len(x_unlabeled)}] (the unlabeled set's size); "
+            f"got {batch_size}."
+        )
+    labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
+    labeled = (
+        tf.data.Dataset.from_tensor_slices((x_labeled, y_labeled))
+        .shuffle(len(x_labeled), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(labeled_batch_size, drop_remainder=True)
+    )
+    unlabeled = (
+        tf.data.Dataset.from_tensor_slices(x_unlabeled)
+        .shuffle(len(x_unlabeled), seed=seed + 1, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=True)
+    )
+    return (
+        tf.data.Dataset.zip(labeled, unlabeled)
+        .map(lambda l, u: {"x_labeled": l[0], "y_labeled": l[1], "x_unlabeled": u})
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def labeled_dataset(x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """(x, y) batches for `evaluate` / validation, in order."""
+    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32))).batch(
+        batch_size
+    )

@@ -1,0 +1,367 @@
+"""Auxiliary deep generative models for semi-supervised classification (Maaloe et al., 2016).
+
+Inference model, shared by all variants (eqs. 9-11):
+
+    q(a, y, z | x) = q(a|x) q(y|a,x) q(z|a,y,x)
+
+Generative models (eqs. 5-8, 21, 22), with p(z) = N(0, I) and p(y) = Cat(1/K):
+
+    ADGM:  p(x, a, y, z) = p(x|y,z) p(a|x,y,z) p(y) p(z)
+    SDGM:  p(x, a, y, z) = p(x|a,y,z) p(a|y,z) p(y) p(z)
+    M2:    p(x, y, z)    = p(x|y,z) p(y) p(z)     and q(y|x) q(z|y,x)   (Kingma et al., 2014)
+    ADGM with deterministic a: a = mu(x) is a feature of x, no p(a|.) and no q(a|x) density.
+
+The variants differ only in which variables each conditional sees: that is the
+`Architecture` table below; every network comes from `networks.StochasticNetwork`.
+
+Bound and objective: see `bounds`. Unlabeled examples enumerate all K classes: the class
+axis leads the tensors ([K, S, B, ...]) and meets the class-independent inputs (x, a) by
+broadcasting inside the first layer of each network, so x and a are projected once per
+example. Monte Carlo samples of `a` (and one `z` per `a` and class) lie on axis S.
+
+Note: in its benchmarks the paper used p(a|y,z) for the ADGM (Sec. 3), while eqs. (7) and
+(21) write p(a|x,y,z); `ADGM` follows the equations, and `ADGM(p_a_inputs=("y", "z"))` gives
+the benchmark variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import keras
+from keras import ops
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from adgm_tf import bounds
+from adgm_tf.networks import StochasticNetwork, reparameterize
+
+tfd = tfp.distributions
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """Which variables each conditional of a model sees."""
+
+    auxiliary: str  # "stochastic", "deterministic" or "none": the kind of `a`
+    p_a_inputs: tuple[str, ...]  # parents of a in p; () when a is not in p
+    p_x_inputs: tuple[str, ...]  # parents of x in p
+
+    @property
+    def q_y_inputs(self) -> tuple[str, ...]:
+        return ("a", "x") if self.auxiliary != "none" else ("x",)
+
+    @property
+    def q_z_inputs(self) -> tuple[str, ...]:
+        return ("a", "y", "x") if self.auxiliary != "none" else ("y", "x")
+
+
+ARCHITECTURES = {
+    "adgm": Architecture("stochastic", p_a_inputs=("x", "y", "z"), p_x_inputs=("y", "z")),
+    "sdgm": Architecture("stochastic", p_a_inputs=("y", "z"), p_x_inputs=("a", "y", "z")),
+    "m2": Architecture("none", p_a_inputs=(), p_x_inputs=("y", "z")),
+    "adgm_deterministic": Architecture("deterministic", p_a_inputs=(), p_x_inputs=("y", "z")),
+}
+
+
+class DeepGenerativeModel(keras.Model):
+    """A semi-supervised deep generative model; `architecture` picks the variant.
+
+    Args:
+      input_dim: dimension of x.
+      num_classes: K.
+      likelihood: "bernoulli" (x in [0, 1]) or "gaussian" (diagonal, mean and log-variance).
+      architecture: a key of `ARCHITECTURES`.
+      hidden_sizes: hidden units of every network (the paper: 2 x 500 on MNIST).
+      a_dim, z_dim: dimensions of the auxiliary and latent variables (M2 ignores a_dim).
+      num_samples: Monte Carlo samples S of `a` (and one z per `a` and class) in the bound.
+      num_predict_samples: samples of `a` averaged by `call` for q(y|x); fixed noise, so
+        predictions are deterministic and do not depend on the batch.
+      classification_weight: alpha of eq. (14); see `bounds.classification_weight`.
+      batch_norm: batch normalisation before each ReLU.
+      p_a_inputs: overrides the parents of a in p (e.g. ("y", "z") for the ADGM of the
+        paper's benchmarks).
+      seed: seed of the model's noise.
+
+    `call(x)` returns q(y|x) [B, K]. `train_step` takes a dict with "x_labeled" [B_l, D],
+    "y_labeled" [B_l] and "x_unlabeled" [B_u, D] (see `semi_supervised_dataset`);
+    `test_step` takes (x, y).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_classes: int,
+        likelihood: str = "bernoulli",
+        architecture: str = "adgm",
+        hidden_sizes: Sequence[int] = (500, 500),
+        a_dim: int = 100,
+        z_dim: int = 100,
+        num_samples: int = 1,
+        num_predict_samples: int = 10,
+        classification_weight: float = 1.0,
+        batch_norm: bool = False,
+        p_a_inputs: Sequence[str] | None = None,
+        seed: int | None = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"Unknown architecture {architecture!r}; choose one of {sorted(ARCHITECTURES)}."
+            )
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"Unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}.")
+        for name, value in [
+            ("input_dim", input_dim), ("a_dim", a_dim), ("z_dim", z_dim),
+            ("num_samples", num_samples), ("num_predict_samples", num_predict_samples),
+        ]:
+            if int(value) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value}.")
+        if int(num_classes) < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
+        if classification_weight < 0:
+            raise ValueError(
+                f"classification_weight must be non-negative, got {classification_weight}."
+            )
+        arch = ARCHITECTURES[architecture]
+        if p_a_inputs is not None:
+            if arch.auxiliary != "stochastic":
+                raise ValueError(f"{architecture!r} has no p(a|.); p_a_inputs does not apply.")
+            if not set(p_a_inputs) <= {"x", "y", "z"} or not p_a_inputs:
+                raise ValueError(f"p_a_inputs must be drawn from x, y, z; got {p_a_inputs}.")
+            arch = dataclasses.replace(arch, p_a_inputs=tuple(p_a_inputs))
+        self.arch = arch
+        self.config_kwargs = dict(
+            input_dim=int(input_dim), num_classes=int(num_classes), likelihood=likelihood,
+            architecture=architecture, hidden_sizes=tuple(int(h) for h in hidden_sizes),
+            a_dim=int(a_dim), z_dim=int(z_dim), num_samples=int(num_samples),
+            num_predict_samples=int(num_predict_samples),
+            classification_weight=float(classification_weight), batch_norm=bool(batch_norm),
+            p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs), seed=seed,
+        )
+        self.input_dim = int(input_dim)
+        self.num_classes = int(num_classes)
+        self.a_dim = int(a_dim)
+        self.z_dim = int(z_dim)
+        self.num_samples = int(num_samples)
+        self.alpha = float(classification_weight)
+        dims = {"x": self.input_dim, "y": self.num_classes, "a": self.a_dim, "z": self.z_dim}
+
+        def net(name, inputs, head, size):
+            return StochasticNetwork(
+                inputs, dims, hidden_sizes, head, size, batch_norm=batch_norm, name=name
+            )
+
+        self.q_a = None
+        if arch.auxiliary != "none":
+            kind = "gaussian" if arch.auxiliary == "stochastic" else "deterministic"
+            self.q_a = net("q_a", ("x",), kind, self.a_dim)
+        self.q_y = net("q_y", arch.q_y_inputs, "categorical", self.num_classes)
+        self.q_z = net("q_z", arch.q_z_inputs, "gaussian", self.z_dim)
+        self.p_a = net("p_a", arch.p_a_inputs, "gaussian", self.a_dim) if arch.p_a_inputs else None
+        self.p_x = net("p_x", arch.p_x_inputs, likelihood, self.input_dim)
+        self.prior_z = tfd.Independent(tfd.Normal(tf.zeros(self.z_dim), 1.0), 1)
+        self.log_py = bounds.log_uniform_prior(self.num_classes)
+
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.predict_noise = self.add_weight(
+            shape=(int(num_predict_samples), self.a_dim),
+            initializer=keras.initializers.RandomNormal(seed=seed),
+            trainable=False,
+            name="predict_noise",
+        )
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", "labeled_bound", "unlabeled_bound", "classification_loss")
+        }
+        self.test_trackers = {
+            "error": keras.metrics.Mean(name="error"),
+            "bound": keras.metrics.Mean(name="bound"),
+        }
+        self.build((None, self.input_dim))
+
+    # ------------------------------------------------------------------ forward pieces
+
+    def build(self, input_shape):
+        x = tf.zeros((1, self.input_dim))
+        log_w, log_qy = self.unlabeled_terms(x, self._noise(x, 1), training=False)
+        del log_w, log_qy
+        self.built = True
+
+    def _noise(self, x: tf.Tensor, num_samples: int, num_classes: int | None = None):
+        """Standard normal noise for `a` [S, B, n_a] and `z` [S, B, n_z] or [K, S, B, n_z]."""
+        batch = tf.shape(x)[0]
+        eps_a = keras.random.normal((num_samples, batch, self.a_dim), seed=self.seed_generator)
+        z_shape = (num_samples, batch, self.z_dim)
+        if num_classes is not None:
+            z_shape = (num_classes,) + z_shape
+        eps_z = keras.random.normal(z_shape, seed=self.seed_generator)
+        return eps_a, eps_z
+
+    def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None):
+        """a ~ q(a|x) and log q(a|x).
+
+        Args:
+          x: [B, D]; eps_a: [S, B, n_a] (or [S, 1, n_a]).
+
+        Returns:
+          a [S, B, n_a] (None for M2) and log q(a|x) [S, B] (0 unless `a` is stochastic).
+        """
+        if self.q_a is None:
+            return None, 0.0
+        q_a = self.q_a({"x": x}, training=training)
+        a = reparameterize(q_a, eps_a)  # [S, B, n_a]
+        log_qa = q_a.log_prob(a) if self.arch.auxiliary == "stochastic" else 0.0
+        return a, log_qa
+
+    def class_log_probs(self, x: tf.Tensor, a: tf.Tensor | None, training=None) -> tf.Tensor:
+        """log q(y=k|a,x) for every class: [S, B, K] (M2: [1, B, K])."""
+        q_y = self.q_y({"x": x, "a": a}, training=training)
+        logits = q_y.logits_parameter()
+        return tf.nn.log_softmax(logits if a is not None else logits[None], axis=-1)
+
+    def log_weight(self, x, y_onehot, a, log_qa, eps_z, training=None) -> tf.Tensor:
+        """log p(x, y, a, z) - log q(a, z | x, y) with z ~ q(z|a,y,x) drawn from eps_z.
+
+        Args:
+          x: [B, D]; y_onehot: [B, K] (observed) or [K, 1, 1, K] (enumerated);
+          a: [S, B, n_a] or None; log_qa: [S, B] or 0; eps_z: [S, B, n_z] or [K, S, B, n_z].
+
+        Returns:
+          [S, B] for observed labels, [K, S, B] for enumerated ones.
+        """
+        v = {"x": x, "y": y_onehot, "a": a}
+        q_z = self.q_z(v, training=training)
+        v["z"] = reparameterize(q_z, eps_z)  # [(K,) S, B, n_z]
+        log_pa = self.p_a(v, training=training).log_prob(a) if self.p_a is not None else 0.0
+        return bounds.log_importance_weight(
+            log_px=self.p_x(v, training=training).log_prob(x),
+            log_py=self.log_py,
+            log_pz=self.prior_z.log_prob(v["z"]),
+            log_pa=log_pa,
+            log_qa=log_qa,
+            log_qz=q_z.log_prob(v["z"]),
+        )
+
+    def labeled_terms(self, x, y, noise, training=None):
+        """-L(x,y) [B] and log E_q(a|x)[q(y|a,x)] [B] for integer labels y [B]."""
+        eps_a, eps_z = noise
+        a, log_qa = self.auxiliary(x, eps_a, training)
+        y_onehot = tf.one_hot(y, self.num_classes)
+        log_w = self.log_weight(x, y_onehot, a, log_qa, eps_z, training)  # [S, B]
+        log_qy = self.class_log_probs(x, a, training)  # [S, B, K]
+        log_qy_labeled = tf.reduce_sum(log_qy * y_onehot, axis=-1)  # [S, B]
+        return bounds.labeled_bound(log_w), bounds.classification_log_likelihood(log_qy_labeled)
+
+    def unlabeled_terms(self, x, noise, training=None):
+        """log w [K, S, B] and log q(y|a,x) [K, S, B] for every class k."""
+        eps_a, eps_z = noise
+        a, log_qa = self.auxiliary(x, eps_a, training)
+        classes = tf.eye(self.num_classes)[:, None, None, :]  # [K, 1, 1, K]
+        if eps_z.shape.rank == 3:  # one z per sample, shared by the classes
+            eps_z = eps_z[None]
+        log_w = self.log_weight(x, classes, a, log_qa, eps_z, training)  # [K, S, B]
+        log_qy = tf.transpose(self.class_log_probs(x, a, training), [2, 0, 1])  # [K, S, B]
+        return log_w, log_qy
+
+    def unlabeled_bound(self, x, num_samples=None, training=None) -> tf.Tensor:
+        """-U(x), a lower bound on log p(x), per example [B]."""
+        s = num_samples or self.num_samples
+        noise = self._noise(x, s, self.num_classes)
+        return bounds.unlabeled_bound(*self.unlabeled_terms(x, noise, training))
+
+    # ------------------------------------------------------------------ Keras contract
+
+    def call(self, x, training=None) -> tf.Tensor:
+        """q(y|x) = mean over fixed samples a_s of q(y|a_s,x): [B, D] -> [B, K]."""
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        a, _ = self.auxiliary(x, self.predict_noise[:, None, :], training)
+        return tf.reduce_mean(tf.exp(self.class_log_probs(x, a, training)), axis=0)
+
+    def compute_loss_terms(self, data, training=None) -> dict[str, tf.Tensor]:
+        """The objective J and its parts for one step's labeled and unlabeled batch."""
+        x_l, y_l, x_u = data["x_labeled"], data["y_labeled"], data["x_unlabeled"]
+        labeled, class_ll = self.labeled_terms(
+            x_l, y_l, self._noise(x_l, self.num_samples), training
+        )
+        unlabeled = bounds.unlabeled_bound(
+            *self.unlabeled_terms(x_u, self._noise(x_u, self.num_samples, self.num_classes),
+                                  training)
+        )
+        return {
+            "loss": bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha),
+            "labeled_bound": tf.reduce_mean(labeled),
+            "unlabeled_bound": tf.reduce_mean(unlabeled),
+            "classification_loss": -tf.reduce_mean(class_ll),
+        }
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            terms = self.compute_loss_terms(data, training=True)
+        grads = tape.gradient(terms["loss"], self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def test_step(self, data):
+        x, y = data[0], data[1]
+        probs = self(x, training=False)
+        wrong = tf.cast(tf.argmax(probs, axis=-1) != tf.cast(y, tf.int64), tf.float32)
+        self.test_trackers["error"].update_state(wrong)
+        self.test_trackers["bound"].update_state(self.unlabeled_bound(x, training=False))
+        return {name: t.result() for name, t in self.test_trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values()) + list(self.test_trackers.values())
+
+    def get_config(self):
+        return dict(self.config_kwargs)
+
+
+class _Variant(DeepGenerativeModel):
+    """A `DeepGenerativeModel` with its architecture fixed by the class."""
+
+    ARCHITECTURE = ""
+
+    def __init__(self, input_dim, num_classes, likelihood="bernoulli", **kwargs):
+        kwargs.pop("architecture", None)
+        super().__init__(
+            input_dim, num_classes, likelihood, architecture=self.ARCHITECTURE, **kwargs
+        )
+
+
+@keras.saving.register_keras_serializable(package="adgm_tf")
+class ADGM(_Variant):
+    """Auxiliary deep generative model: p(x|y,z) p(a|x,y,z) p(y) p(z)."""
+
+    ARCHITECTURE = "adgm"
+
+
+@keras.saving.register_keras_serializable(package="adgm_tf")
+class SDGM(_Variant):
+    """Skip deep generative model: p(x|a,y,z) p(a|y,z) p(y) p(z)."""
+
+    ARCHITECTURE = "sdgm"
+
+
+@keras.saving.register_keras_serializable(package="adgm_tf")
+class M2(_Variant):
+    """M2 of Kingma et al. (2014): p(x|y,z) p(y) p(z) with q(y|x) q(z|y,x)."""
+
+    ARCHITECTURE = "m2"
+
+
+@keras.saving.register_keras_serializable(package="adgm_tf")
+class ADGMDeterministic(_Variant):
+    """The paper's ablation: ADGM with a deterministic a = mu(x), without p(a|.)."""
+
+    ARCHITECTURE = "adgm_deterministic"
+
+
+MODELS = {cls.ARCHITECTURE: cls for cls in (ADGM, SDGM, M2, ADGMDeterministic)}
