@@ -30,12 +30,16 @@ def log_importance_weight(
     log_pa: tf.Tensor | float,
     log_qa: tf.Tensor | float,
     log_qz: tf.Tensor,
+    kl_weight: tf.Tensor | float = 1.0,
 ) -> tf.Tensor:
     """log p(x, y, a, z) - log q(a, z | x, y), broadcast over its arguments' shapes.
 
-    Models without a stochastic `a` pass 0 for log p(a|.) and log q(a|x).
+    Models without a stochastic `a` pass 0 for log p(a|.) and log q(a|x). `kl_weight` < 1
+    is the warm-up ("temperature", paper Sec. 5; Kaae Sonderby et al., 2016) on the a and z
+    terms, log p(x|.) + log p(y) + kl_weight (log p(z) + log p(a|.) - log q(a|x) - log q(z|.)),
+    which is a bound only at kl_weight = 1.
     """
-    return log_px + log_py + log_pz + log_pa - log_qa - log_qz
+    return log_px + log_py + kl_weight * (log_pz + log_pa - log_qa - log_qz)
 
 
 def labeled_bound(log_w: tf.Tensor) -> tf.Tensor:

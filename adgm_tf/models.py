@@ -174,6 +174,10 @@ class DeepGenerativeModel(keras.Model):
             trainable=False,
             name="predict_noise",
         )
+        # Warm-up weight of the a and z terms (1 = the bound); see `KLWarmup`.
+        self.kl_weight = self.add_weight(
+            shape=(), initializer="ones", trainable=False, name="kl_weight"
+        )
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("loss", "labeled_bound", "unlabeled_bound", "classification_loss")
@@ -245,6 +249,7 @@ class DeepGenerativeModel(keras.Model):
             log_pa=log_pa,
             log_qa=log_qa,
             log_qz=q_z.log_prob(v["z"]),
+            kl_weight=self.kl_weight if training else 1.0,
         )
 
     def labeled_terms(self, x, y, noise, training=None):
@@ -322,6 +327,26 @@ class DeepGenerativeModel(keras.Model):
 
     def get_config(self):
         return dict(self.config_kwargs)
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Raises the model's `kl_weight` linearly from ~0 to 1 over `epochs` epochs, per step.
+
+    Training reports the warmed-up objective until then; evaluation always uses the bound.
+    """
+
+    def __init__(self, epochs: float, steps_per_epoch: int):
+        super().__init__()
+        self.total_steps = max(1.0, float(epochs) * steps_per_epoch)
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self.epoch * self.steps_per_epoch + batch + 1
+        self.model.kl_weight.assign(min(1.0, step / self.total_steps))
 
 
 class _Variant(DeepGenerativeModel):

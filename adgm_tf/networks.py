@@ -70,8 +70,9 @@ class MLP(keras.layers.Layer):
         )
 
     def _norm_relu(self, h, i, training):
-        if self.norms:
-            h = self.norms[i](h, training=training)
+        if self.norms:  # statistics over every leading axis: classes, samples and batch
+            shape = ops.shape(h)
+            h = ops.reshape(self.norms[i](ops.reshape(h, (-1, shape[-1])), training=training), shape)
         return ops.relu(h)
 
     def call(self, inputs: Sequence[tf.Tensor], training=None) -> tf.Tensor:

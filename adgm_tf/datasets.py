@@ -1,0 +1,91 @@
+"""Semi-supervised data sets: a few labeled examples, many unlabeled ones, a test set.
+
+Each loader takes the experiment's `config.data` and returns a `SemiSupervisedData`;
+`LOADERS` maps `config.dataset` to its loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import ml_collections
+import numpy as np
+from sklearn import datasets as sk_datasets
+
+from adgm_tf.input_pipeline import check_features, check_labels
+
+
+@dataclasses.dataclass(frozen=True)
+class SemiSupervisedData:
+    """Arrays of one experiment; the unlabeled set may contain the labeled examples."""
+
+    x_labeled: np.ndarray  # [N_l, D] float32
+    y_labeled: np.ndarray  # [N_l] int32
+    x_unlabeled: np.ndarray  # [N_u, D] float32
+    x_test: np.ndarray  # [N_t, D] float32
+    y_test: np.ndarray  # [N_t] int32
+    num_classes: int
+    likelihood: str  # the observation model the data suits: "bernoulli" or "gaussian"
+
+    def __post_init__(self):
+        d = self.x_labeled.shape[1] if self.x_labeled.ndim == 2 else None
+        check_features(self.x_labeled, "x_labeled")
+        check_features(self.x_unlabeled, "x_unlabeled", d)
+        check_features(self.x_test, "x_test", d)
+        check_labels(self.y_labeled, self.num_classes, "y_labeled", len(self.x_labeled))
+        check_labels(self.y_test, self.num_classes, "y_test", len(self.x_test))
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.x_labeled.shape[1])
+
+
+def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int) -> np.ndarray:
+    """Indices of `per_class` examples of every class, drawn without replacement.
+
+    Returns:
+      [per_class * num_classes] indices into y, grouped by class, reproducible from `seed`.
+    """
+    rng = np.random.default_rng(seed)
+    picks = []
+    for k in range(num_classes):
+        members = np.flatnonzero(y == k)
+        if len(members) < per_class:
+            raise ValueError(
+                f"Class {k} has {len(members)} examples; cannot draw {per_class} labels from it."
+            )
+        picks.append(rng.choice(members, size=per_class, replace=False))
+    return np.concatenate(picks)
+
+
+def half_moons(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
+    """Two half-moons (paper Sec. 4.2): top (cos t, sin t), bottom (1 - cos t, 0.5 - sin t).
+
+    Config keys: num_train, num_test, noise (std of the added Gaussian noise),
+    labels_per_class, seed (the test set uses seed + 1, the label draw seed + 2).
+    """
+    x, y = sk_datasets.make_moons(cfg.num_train, noise=cfg.noise, random_state=cfg.seed)
+    x_test, y_test = sk_datasets.make_moons(cfg.num_test, noise=cfg.noise, random_state=cfg.seed + 1)
+    idx = draw_labeled(y, cfg.labels_per_class, 2, cfg.seed + 2)
+    return SemiSupervisedData(
+        x_labeled=x[idx].astype(np.float32),
+        y_labeled=y[idx].astype(np.int32),
+        x_unlabeled=x.astype(np.float32),
+        x_test=x_test.astype(np.float32),
+        y_test=y_test.astype(np.int32),
+        num_classes=2,
+        likelihood="gaussian",
+    )
+
+
+LOADERS: dict[str, Callable[[ml_collections.ConfigDict], SemiSupervisedData]] = {
+    "moons": half_moons,
+}
+
+
+def load(name: str, cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
+    """The data set `name` built from its config section."""
+    if name not in LOADERS:
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {sorted(LOADERS)}.")
+    return LOADERS[name](cfg)

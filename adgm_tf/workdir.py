@@ -1,0 +1,39 @@
+"""What a training run writes into its workdir, written so that no reader sees half a file."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+
+def write_json(path: str, payload: dict[str, Any]) -> str:
+    """Writes JSON to a temporary file beside `path`, then renames it over `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def replace_dir(tmp_dir: str, path: str) -> str:
+    """Moves a finished directory `tmp_dir` to `path`, replacing what was there."""
+    old = path + ".old"
+    if os.path.exists(path):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp_dir, path)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def read_history(path: str) -> dict[str, list[float]]:
+    """Columns of the per-epoch history CSV written by `keras.callbacks.CSVLogger`."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(r[key]) for r in rows] for key in (rows[0] if rows else {})}
