@@ -1,6 +1,7 @@
 """adgm_tf: Auxiliary Deep Generative Models (Maaloe et al., 2016) as Keras 3 models."""
 
 from adgm_tf.bounds import classification_weight
+from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import semi_supervised_dataset
 from adgm_tf.models import ADGM, M2, SDGM, ADGMDeterministic, DeepGenerativeModel
 
@@ -11,5 +12,6 @@ __all__ = [
     "ADGMDeterministic",
     "DeepGenerativeModel",
     "classification_weight",
+    "export_saved_model",
     "semi_supervised_dataset",
 ]

@@ -59,15 +59,44 @@ def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int) -> 
     return np.concatenate(picks)
 
 
+def moon_curve(label: int, t: np.ndarray) -> np.ndarray:
+    """Noise-free points of moon `label` at angles t in [0, pi]: [len(t), 2]."""
+    if label == 0:
+        return np.stack([np.cos(t), np.sin(t)], axis=1)
+    return np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1)
+
+
+def spread_moon_labels(x: np.ndarray, y: np.ndarray, per_class: int) -> np.ndarray:
+    """Indices of the training points nearest to `per_class` evenly spaced places on each moon.
+
+    With 3 per class these are the two ends and the middle of each moon.
+    """
+    picks = []
+    for label in (0, 1):
+        members = np.flatnonzero(y == label)
+        for target in moon_curve(label, np.linspace(0.0, np.pi, per_class)):
+            distance = np.sum((x[members] - target) ** 2, axis=1)
+            picks.append(members[np.argmin(distance)])
+    return np.asarray(picks)
+
+
 def half_moons(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
     """Two half-moons (paper Sec. 4.2): top (cos t, sin t), bottom (1 - cos t, 0.5 - sin t).
 
     Config keys: num_train, num_test, noise (std of the added Gaussian noise),
-    labels_per_class, seed (the test set uses seed + 1, the label draw seed + 2).
+    labels_per_class, label_positions ("spread" or "random"), seed (the test set uses
+    seed + 1, the random label draw seed + 2).
     """
     x, y = sk_datasets.make_moons(cfg.num_train, noise=cfg.noise, random_state=cfg.seed)
     x_test, y_test = sk_datasets.make_moons(cfg.num_test, noise=cfg.noise, random_state=cfg.seed + 1)
-    idx = draw_labeled(y, cfg.labels_per_class, 2, cfg.seed + 2)
+    if cfg.label_positions == "spread":
+        idx = spread_moon_labels(x, y, cfg.labels_per_class)
+    elif cfg.label_positions == "random":
+        idx = draw_labeled(y, cfg.labels_per_class, 2, cfg.seed + 2)
+    else:
+        raise ValueError(
+            f"data.label_positions must be 'spread' or 'random'; got {cfg.label_positions!r}."
+        )
     return SemiSupervisedData(
         x_labeled=x[idx].astype(np.float32),
         y_labeled=y[idx].astype(np.int32),

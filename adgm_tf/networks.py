@@ -158,14 +158,18 @@ class StochasticNetwork(keras.layers.Layer):
 
 
 class FreeGaussian(keras.layers.Layer):
-    """A diagonal Gaussian with free (input-independent) mean and log-variance."""
+    """A diagonal Gaussian with free (input-independent) mean and log-variance.
+
+    Use `distribution()`: a Keras layer called without inputs does not pass gradients.
+    """
 
     def __init__(self, event_size: int, **kwargs):
         super().__init__(**kwargs)
         self.loc = self.add_weight(shape=(event_size,), initializer="zeros", name="loc")
         self.log_var = self.add_weight(shape=(event_size,), initializer="zeros", name="log_var")
 
-    def call(self, _=None) -> tfd.Distribution:
+    def distribution(self) -> tfd.Distribution:
+        """N(loc, diag(exp(log_var))) with event shape [event_size]."""
         return tfd.Independent(
             tfd.Normal(self.loc, ops.exp(0.5 * self.log_var)), reinterpreted_batch_ndims=1
         )
@@ -181,7 +185,8 @@ def reparameterize(dist: tfd.Distribution, eps: tf.Tensor) -> tf.Tensor:
     Returns:
       loc + scale * eps, shape broadcast(eps, [B..., d]); for a point mass, loc broadcast.
     """
-    base = dist.distribution
-    if isinstance(base, tfd.Deterministic):
-        return base.loc + ops.zeros_like(eps)
-    return base.loc + base.scale * eps
+    if isinstance(dist.distribution, tfd.Deterministic):
+        return dist.mean() + ops.zeros_like(eps)
+    # mean() and stddev() rather than the stored parameters: a parameter kept as a Keras
+    # variable would not carry its gradient through the sample.
+    return dist.mean() + dist.stddev() * eps

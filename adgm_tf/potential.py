@@ -89,15 +89,16 @@ class PotentialFit(keras.Model):
         else:
             self.q_z = FreeGaussian(self.z_dim, name="q_z")
         self.bound_tracker = keras.metrics.Mean(name="bound")
-        self.sample(1)
+        self.sample(1)  # creates the networks' weights
+        self.built = True
 
     def sample(self, num_samples: int) -> tuple[tf.Tensor, tf.Tensor]:
         """z ~ q(z) (marginally) and its log importance weight: [S, 2] and [S]."""
         if not self.auxiliary:
-            q_z = self.q_z()
+            q_z = self.q_z.distribution()
             z = reparameterize(q_z, keras.random.normal((num_samples, 2), seed=self.seed_generator))
             return z, -self.potential(z) - q_z.log_prob(z)
-        q_a = self.q_a()
+        q_a = self.q_a.distribution()
         a = reparameterize(q_a, keras.random.normal((num_samples, self.a_dim),
                                                     seed=self.seed_generator))  # [S, n_a]
         q_z = self.q_z({"a": a})
@@ -119,7 +120,8 @@ class PotentialFit(keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             bound = self.estimate_bound(self.num_samples)
-        grads = tape.gradient(-bound, self.trainable_variables)
+            loss = -bound
+        grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         self.bound_tracker.update_state(bound)
         return {"bound": self.bound_tracker.result()}

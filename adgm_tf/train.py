@@ -24,7 +24,7 @@ from adgm_tf import datasets, plots
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
-from adgm_tf.models import MODELS, DeepGenerativeModel
+from adgm_tf.models import MODELS, DeepGenerativeModel, KLWarmup
 from adgm_tf.potential import POTENTIALS, PotentialFit, true_log_normaliser
 from adgm_tf.workdir import read_history, write_json
 
@@ -50,9 +50,13 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
     )
 
 
-def _fit(model, train, workdir, config, validation=None) -> tuple[dict[str, list[float]], float]:
-    """model.fit with a progress bar, a CSV history and resumable checkpoints."""
-    callbacks = [
+def _fit(model, train, workdir, config, validation=None, callbacks=()):
+    """model.fit with a progress bar, a CSV history and resumable checkpoints.
+
+    Returns the history (read back from history.csv, so a resumed run has all epochs) and
+    the wall time of this call in seconds.
+    """
+    callbacks = list(callbacks) + [
         keras.callbacks.BackupAndRestore(os.path.join(workdir, "checkpoint")),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
         keras.callbacks.TerminateOnNaN(),
@@ -80,7 +84,10 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
         seed=config.seed,
     )
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
-    history, wall = _fit(model, train, workdir, config, validation=test)
+    warmup = []
+    if config.kl_warmup_epochs > 0:
+        warmup = [KLWarmup(config.kl_warmup_epochs, len(data.x_unlabeled) // config.batch_size)]
+    history, wall = _fit(model, train, workdir, config, validation=test, callbacks=warmup)
     final = model.evaluate(test, return_dict=True, verbose=0)
     metrics = {
         "model": config.model,

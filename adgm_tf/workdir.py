@@ -33,7 +33,13 @@ def replace_dir(tmp_dir: str, path: str) -> str:
 
 
 def read_history(path: str) -> dict[str, list[float]]:
-    """Columns of the per-epoch history CSV written by `keras.callbacks.CSVLogger`."""
+    """Columns of the per-epoch history CSV written by `keras.callbacks.CSVLogger`.
+
+    Cells CSVLogger writes as "NA" (a metric missing in that epoch) read as NaN.
+    """
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {key: [float(r[key]) for r in rows] for key in (rows[0] if rows else {})}
+    return {
+        key: [float("nan") if r[key] in ("NA", "") else float(r[key]) for r in rows]
+        for key in (rows[0] if rows else {})
+    }

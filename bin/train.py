@@ -1,0 +1,24 @@
+"""Trains one experiment: python bin/train.py --config=adgm_tf/configs/moons.py --workdir=DIR.
+
+Every hyperparameter lives in the config file; override any of them on the command line,
+e.g. --config.num_epochs=3 --config.model=m2.
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from adgm_tf import train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the run's outputs.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    del argv
+    metrics = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    print({k: v for k, v in metrics.items()})
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,171 @@
+"""The model family: shapes, enumeration, the Keras contract, training, export."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+import adgm_tf
+from adgm_tf import bounds
+from adgm_tf.models import ARCHITECTURES, MODELS, DeepGenerativeModel
+
+SMALL = dict(hidden_sizes=(8, 8), a_dim=3, z_dim=2, num_predict_samples=4, seed=1)
+
+
+def _model(name, likelihood="bernoulli", input_dim=5, num_classes=3, **kw):
+    return MODELS[name](input_dim, num_classes, likelihood, **{**SMALL, **kw})
+
+
+def _x(batch=4, dim=5, seed=0):
+    return tf.constant(np.random.default_rng(seed).uniform(size=(batch, dim)), tf.float32)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_call_returns_class_probabilities(name):
+    model = _model(name)
+    probs = model(_x())
+    assert probs.shape == (4, 3)
+    np.testing.assert_allclose(tf.reduce_sum(probs, -1), np.ones(4), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_predictions_are_deterministic_and_independent_of_the_batch(name):
+    model = _model(name)
+    x = _x(batch=6)
+    np.testing.assert_allclose(model(x), model(x), rtol=1e-6)
+    np.testing.assert_allclose(model(x[:2]), model(x)[:2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_term_shapes(name, likelihood):
+    model = _model(name, likelihood, num_samples=2)
+    x = _x()
+    log_w, log_qy = model.unlabeled_terms(x, model._noise(x, 2, 3))
+    assert log_w.shape == (3, 2, 4)
+    assert log_qy.shape[0] == 3 and log_qy.shape[-1] == 4
+    labeled, class_ll = model.labeled_terms(x, tf.constant([0, 1, 2, 0]), model._noise(x, 2))
+    assert labeled.shape == (4,) and class_ll.shape == (4,)
+    assert np.all(np.isfinite(log_w)) and np.all(np.isfinite(labeled))
+    assert np.all(class_ll.numpy() <= 1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_enumeration_equals_labeled_weight_for_each_class(name):
+    """The broadcast enumeration over classes equals one labeled evaluation per class."""
+    model = _model(name, num_samples=2)
+    x = _x()
+    eps_a, eps_z = model._noise(x, 2, 3)
+    log_w, log_qy = model.unlabeled_terms(x, (eps_a, eps_z))
+    a, log_qa = model.auxiliary(x, eps_a)
+    per_class_qy = model.class_log_probs(x, a)  # [S or 1, B, K]
+    for k in range(3):
+        y = tf.one_hot(tf.fill([4], k), 3)
+        explicit = model.log_weight(x, y, a, log_qa, eps_z[k])  # [S, B]
+        np.testing.assert_allclose(log_w[k], explicit, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(log_qy[k], per_class_qy[..., k], rtol=1e-5, atol=1e-6)
+    explicit_u = sum(
+        tf.exp(per_class_qy[..., k]) * (log_w[k] - per_class_qy[..., k]) for k in range(3)
+    )
+    np.testing.assert_allclose(
+        bounds.unlabeled_bound(log_w, log_qy), tf.reduce_mean(explicit_u, 0), rtol=1e-4
+    )
+
+
+def test_architectures_wire_the_paper_conditionals():
+    adgm, sdgm = _model("adgm"), _model("sdgm")
+    assert adgm.p_a.input_names == ("x", "y", "z") and adgm.p_x.input_names == ("y", "z")
+    assert sdgm.p_a.input_names == ("y", "z") and sdgm.p_x.input_names == ("a", "y", "z")
+    assert sdgm.q_z.input_names == ("a", "y", "x") and sdgm.q_y.input_names == ("a", "x")
+    m2 = _model("m2")
+    assert m2.q_a is None and m2.p_a is None and m2.q_y.input_names == ("x",)
+    det = _model("adgm_deterministic")
+    assert det.p_a is None and det.q_a.head.kind == "deterministic"
+    assert _model("adgm", p_a_inputs=("y", "z")).p_a.input_names == ("y", "z")
+    assert set(ARCHITECTURES) == set(MODELS)
+
+
+def test_m2_labeled_bound_by_hand():
+    """For M2 the labeled bound is log p(x|y,z) + log p(y) + log p(z) - log q(z|y,x)."""
+    model = _model("m2")
+    x = _x(batch=2)
+    y = tf.constant([1, 2])
+    eps = tf.random.stateless_normal([1, 2, 2], seed=[3, 4])
+    labeled, _ = model.labeled_terms(x, y, (None, eps))
+    v = {"x": x, "y": tf.one_hot(y, 3)}
+    q_z = model.q_z(v)
+    v["z"] = q_z.mean() + q_z.stddev() * eps
+    expected = (
+        model.p_x(v).log_prob(x) + np.log(1 / 3)
+        + tfp_normal_log_prob(v["z"]) - q_z.log_prob(v["z"])
+    )
+    np.testing.assert_allclose(labeled, expected[0], rtol=1e-5)
+
+
+def tfp_normal_log_prob(z):
+    return tf.reduce_sum(-0.5 * np.log(2 * np.pi) - 0.5 * z**2, axis=-1)
+
+
+def _toy_data(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.9, 0.1, 0.9, 0.1], [0.1, 0.9, 0.1, 0.9]])
+    y = rng.integers(0, 2, size=200)
+    x = np.clip(centres[y] + 0.05 * rng.normal(size=(200, 4)), 0, 1).astype(np.float32)
+    return x, y
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fit_lowers_the_loss_and_classifies_a_separable_toy(name):
+    keras.utils.set_random_seed(0)
+    x, y = _toy_data()
+    labeled = np.array([np.flatnonzero(y == 0)[0], np.flatnonzero(y == 1)[0]])
+    model = MODELS[name](4, 2, "bernoulli", hidden_sizes=(16,), a_dim=2, z_dim=2,
+                         classification_weight=10.0, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = adgm_tf.semi_supervised_dataset(x[labeled], y[labeled], x, batch_size=50, seed=0)
+    history = model.fit(data, epochs=8, verbose=0)
+    loss = history.history["loss"]
+    assert loss[-1] < loss[0] - 1.0, loss
+    result = model.evaluate(x, y, batch_size=100, verbose=0, return_dict=True)
+    assert result["error"] < 0.1 and np.isfinite(result["bound"])
+    assert set(history.history) >= {
+        "loss", "labeled_bound", "unlabeled_bound", "classification_loss"
+    }
+
+
+def test_saved_model_serves_the_same_answers(tmp_path):
+    model = _model("adgm")
+    path = adgm_tf.export_saved_model(model, str(tmp_path / "export"))
+    served = tf.saved_model.load(path).signatures["serve"](x=_x(batch=7))
+    np.testing.assert_allclose(served["probabilities"], model(_x(batch=7)), rtol=1e-5)
+    np.testing.assert_array_equal(served["label"], np.argmax(model(_x(batch=7)), -1))
+
+
+def test_kl_warmup_reaches_one_and_scales_only_training():
+    model = _model("adgm", num_samples=1)
+    warmup = adgm_tf.models.KLWarmup(epochs=2, steps_per_epoch=5)
+    warmup.set_model(model)
+    warmup.on_epoch_begin(0)
+    warmup.on_train_batch_begin(0)
+    assert float(model.kl_weight) == pytest.approx(0.1)
+    warmup.on_epoch_begin(3)
+    warmup.on_train_batch_begin(4)
+    assert float(model.kl_weight) == 1.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(architecture="vae"), "Unknown architecture"),
+        (dict(likelihood="poisson"), "Unknown likelihood"),
+        (dict(num_classes=1), "num_classes"),
+        (dict(z_dim=0), "z_dim"),
+        (dict(classification_weight=-1.0), "classification_weight"),
+        (dict(architecture="m2", p_a_inputs=("y",)), "p_a_inputs"),
+    ],
+)
+def test_impossible_model_settings_are_refused(kwargs, message):
+    args = dict(input_dim=4, num_classes=2, **SMALL)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        DeepGenerativeModel(**args)
