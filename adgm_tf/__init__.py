@@ -3,7 +3,7 @@
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import semi_supervised_dataset
-from adgm_tf.models import ADGM, M2, SDGM, ADGMDeterministic, DeepGenerativeModel
+from adgm_tf.models import ADGM, M2, SDGM, ADGMDeterministic, DeepGenerativeModel, KLWarmup
 
 __all__ = [
     "ADGM",
@@ -11,6 +11,7 @@ __all__ = [
     "M2",
     "ADGMDeterministic",
     "DeepGenerativeModel",
+    "KLWarmup",
     "classification_weight",
     "export_saved_model",
     "semi_supervised_dataset",

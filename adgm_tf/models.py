@@ -314,7 +314,7 @@ class DeepGenerativeModel(keras.Model):
         return {name: t.result() for name, t in self.trackers.items()}
 
     def test_step(self, data):
-        x, y = data[0], data[1]
+        x, y = tf.cast(data[0], self.compute_dtype), data[1]
         probs = self(x, training=False)
         wrong = tf.cast(tf.argmax(probs, axis=-1) != tf.cast(y, tf.int64), tf.float32)
         self.test_trackers["error"].update_state(wrong)

@@ -1,0 +1,31 @@
+"""The README's promises: its commands match CI, and its Python example runs as written."""
+
+import os
+import pathlib
+import re
+
+import keras
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command_after_installing_requirements():
+    install, test = [line for line in _blocks("bash")[0].splitlines() if line.strip()][:2]
+    assert install.startswith("pip install -r requirements.txt")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "python -m pip install --quiet -r requirements.txt" in ci
+    assert ci[-1] == test
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    keras.utils.set_random_seed(0)
+    namespace = {}
+    exec(compile(_blocks("python")[0], "README.md", "exec"), namespace)
+    assert namespace["probabilities"].shape == (5, 2)
+    assert os.path.isdir(tmp_path / "runs" / "example_export")
