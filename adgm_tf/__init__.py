@@ -3,7 +3,9 @@
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import semi_supervised_dataset
-from adgm_tf.models import ADGM, M2, SDGM, ADGMDeterministic, DeepGenerativeModel, KLWarmup
+from adgm_tf.models import (
+    ADGM, M2, MODELS, SDGM, ADGMDeterministic, DeepGenerativeModel, KLWarmup,
+)
 
 __all__ = [
     "ADGM",
@@ -12,6 +14,7 @@ __all__ = [
     "ADGMDeterministic",
     "DeepGenerativeModel",
     "KLWarmup",
+    "MODELS",
     "classification_weight",
     "export_saved_model",
     "semi_supervised_dataset",

@@ -109,3 +109,25 @@ def semi_supervised_objective(
 def log_uniform_prior(num_classes: int) -> float:
     """log p(y) for the uniform Cat(y | 1/K) prior (eq. 6)."""
     return -math.log(num_classes)
+
+
+def importance_weighted_bound(log_w: tf.Tensor) -> tf.Tensor:
+    """The importance-weighted bound on log p(x) (Burda et al., 2015) with y enumerated.
+
+    For each sample a_s ~ q(a|x) and z_ks ~ q(z|a_s,k,x), sum_k w_ks is an unbiased estimate
+    of p(x) (the q(y|a,x) factors cancel), so log (1/S) sum_s sum_k w_ks <= log p(x) in
+    expectation, and tightens as S grows.
+
+    Args:
+      log_w: log importance weight of every class, [K, S, B] (no log q(y|.) in it).
+
+    Returns:
+      logsumexp over k and s of log w, minus log S: shape [B].
+    """
+    num_samples = tf.cast(tf.shape(log_w)[1], log_w.dtype)
+    return tf.reduce_logsumexp(log_w, axis=[0, 1]) - tf.math.log(num_samples)
+
+
+def weight_penalty(weights: list[tf.Tensor]) -> tf.Tensor:
+    """sum(W^2) / 2 over the weights: minus the log-density of a N(0, 1) prior, up to a constant."""
+    return 0.5 * tf.add_n([tf.reduce_sum(tf.square(w)) for w in weights])

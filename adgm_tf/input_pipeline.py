@@ -58,6 +58,7 @@ def semi_supervised_dataset(
     labeled_batch_size: int | None = None,
     num_classes: int | None = None,
     seed: int = 0,
+    binarize: bool = False,
 ) -> tf.data.Dataset:
     """A dataset of training steps for `DeepGenerativeModel.fit`.
 
@@ -68,6 +69,8 @@ def semi_supervised_dataset(
       labeled_batch_size: labeled examples per step; default min(N_l, batch_size).
       num_classes: K; default max(y_labeled) + 1. Every class needs at least one label.
       seed: shuffling seed (the order differs between epochs but is reproducible).
+      binarize: replace every pixel value p in [0, 1] by a fresh Bernoulli(p) draw at every
+        step (the paper's dynamic binarisation of MNIST), seeded from `seed`.
 
     Returns:
       A finite dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
@@ -88,6 +91,13 @@ def semi_supervised_dataset(
             f"batch_size must lie in [1, {len(x_unlabeled)}] (the unlabeled set's size); "
             f"got {batch_size}."
         )
+    if binarize:
+        for name, x in (("x_labeled", x_labeled), ("x_unlabeled", x_unlabeled)):
+            if x.min() < 0 or x.max() > 1:
+                raise ValueError(
+                    f"binarize=True samples Bernoulli(x), so {name} must lie in [0, 1]; found "
+                    f"values from {x.min()} to {x.max()}. Scale the inputs first."
+                )
     labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
     labeled = (
         tf.data.Dataset.from_tensor_slices((x_labeled, y_labeled))
@@ -100,10 +110,25 @@ def semi_supervised_dataset(
         .shuffle(len(x_unlabeled), seed=seed + 1, reshuffle_each_iteration=True)
         .batch(batch_size, drop_remainder=True)
     )
-    return (
-        tf.data.Dataset.zip(labeled, unlabeled)
-        .map(lambda l, u: {"x_labeled": l[0], "y_labeled": l[1], "x_unlabeled": u})
-        .prefetch(tf.data.AUTOTUNE)
+    steps = tf.data.Dataset.zip(labeled, unlabeled).map(
+        lambda l, u: {"x_labeled": l[0], "y_labeled": l[1], "x_unlabeled": u}
+    )
+    if binarize:
+        seeds = tf.data.Dataset.random(seed=seed + 2).batch(2)
+        steps = tf.data.Dataset.zip(steps, seeds).map(_binarize_step)
+    return steps.prefetch(tf.data.AUTOTUNE)
+
+
+def bernoulli_sample(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """A {0, 1} image with P(pixel = 1) = x, reproducible from the [2] int seed."""
+    return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) < x, x.dtype)
+
+
+def _binarize_step(step, seed):
+    return dict(
+        step,
+        x_labeled=bernoulli_sample(step["x_labeled"], seed),
+        x_unlabeled=bernoulli_sample(step["x_unlabeled"], seed[::-1]),
     )
 
 

@@ -84,7 +84,14 @@ class DeepGenerativeModel(keras.Model):
       batch_norm: batch normalisation before each ReLU.
       p_a_inputs: overrides the parents of a in p (e.g. ("y", "z") for the ADGM of the
         paper's benchmarks).
+      head_init_std: start the Gaussian heads' weights as N(0, head_init_std^2) (the
+        authors' code: 1e-3); None for Glorot.
+      weight_prior: adds weight_prior * sum(W^2) / 2 over the weight matrices to the loss: a
+        N(0, 1) prior on the weights divided by N when weight_prior = 1 / N (the authors'
+        code). 0 disables it.
       seed: seed of the model's noise.
+      dtype: a Keras dtype policy; "mixed_bfloat16" runs the networks' matrix products in
+        bfloat16 with float32 weights, distributions and bound.
 
     `call(x)` returns q(y|x) [B, K]. `train_step` takes a dict with "x_labeled" [B_l, D],
     "y_labeled" [B_l] and "x_unlabeled" [B_u, D] (see `semi_supervised_dataset`);
@@ -105,6 +112,8 @@ class DeepGenerativeModel(keras.Model):
         classification_weight: float = 1.0,
         batch_norm: bool = False,
         p_a_inputs: Sequence[str] | None = None,
+        head_init_std: float | None = None,
+        weight_prior: float = 0.0,
         seed: int | None = 0,
         **kwargs,
     ):
@@ -123,10 +132,12 @@ class DeepGenerativeModel(keras.Model):
                 raise ValueError(f"{name} must be a positive integer, got {value}.")
         if int(num_classes) < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
-        if classification_weight < 0:
-            raise ValueError(
-                f"classification_weight must be non-negative, got {classification_weight}."
-            )
+        for name, value in [
+            ("classification_weight", classification_weight), ("weight_prior", weight_prior),
+            ("head_init_std", head_init_std or 0.0),
+        ]:
+            if not value >= 0:
+                raise ValueError(f"{name} must be non-negative, got {value}.")
         arch = ARCHITECTURES[architecture]
         if p_a_inputs is not None:
             if arch.auxiliary != "stochastic":
@@ -141,7 +152,8 @@ class DeepGenerativeModel(keras.Model):
             a_dim=int(a_dim), z_dim=int(z_dim), num_samples=int(num_samples),
             num_predict_samples=int(num_predict_samples),
             classification_weight=float(classification_weight), batch_norm=bool(batch_norm),
-            p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs), seed=seed,
+            p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
+            head_init_std=head_init_std, weight_prior=float(weight_prior), seed=seed,
         )
         self.input_dim = int(input_dim)
         self.num_classes = int(num_classes)
@@ -149,11 +161,13 @@ class DeepGenerativeModel(keras.Model):
         self.z_dim = int(z_dim)
         self.num_samples = int(num_samples)
         self.alpha = float(classification_weight)
+        self.weight_prior = float(weight_prior)
         dims = {"x": self.input_dim, "y": self.num_classes, "a": self.a_dim, "z": self.z_dim}
 
         def net(name, inputs, head, size):
             return StochasticNetwork(
-                inputs, dims, hidden_sizes, head, size, batch_norm=batch_norm, name=name
+                inputs, dims, hidden_sizes, head, size, batch_norm=batch_norm,
+                head_init_std=head_init_std, name=name, dtype=self.dtype_policy,
             )
 
         self.q_a = None
@@ -249,7 +263,7 @@ class DeepGenerativeModel(keras.Model):
             log_pa=log_pa,
             log_qa=log_qa,
             log_qz=q_z.log_prob(v["z"]),
-            kl_weight=self.kl_weight if training else 1.0,
+            kl_weight=ops.cast(self.kl_weight, "float32") if training else 1.0,
         )
 
     def labeled_terms(self, x, y, noise, training=None):
@@ -283,7 +297,7 @@ class DeepGenerativeModel(keras.Model):
 
     def call(self, x, training=None) -> tf.Tensor:
         """q(y|x) = mean over fixed samples a_s of q(y|a_s,x): [B, D] -> [B, K]."""
-        x = tf.convert_to_tensor(x, self.compute_dtype)
+        x = tf.cast(x, tf.float32)
         a, _ = self.auxiliary(x, self.predict_noise[:, None, :], training)
         return tf.reduce_mean(tf.exp(self.class_log_probs(x, a, training)), axis=0)
 
@@ -297,8 +311,13 @@ class DeepGenerativeModel(keras.Model):
             *self.unlabeled_terms(x_u, self._noise(x_u, self.num_samples, self.num_classes),
                                   training)
         )
+        loss = bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha)
+        if self.weight_prior > 0:
+            loss += self.weight_prior * bounds.weight_penalty(
+                [w for w in self.trainable_variables if len(w.shape) == 2]
+            )
         return {
-            "loss": bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha),
+            "loss": loss,
             "labeled_bound": tf.reduce_mean(labeled),
             "unlabeled_bound": tf.reduce_mean(unlabeled),
             "classification_loss": -tf.reduce_mean(class_ll),
@@ -314,7 +333,7 @@ class DeepGenerativeModel(keras.Model):
         return {name: t.result() for name, t in self.trackers.items()}
 
     def test_step(self, data):
-        x, y = tf.cast(data[0], self.compute_dtype), data[1]
+        x, y = tf.cast(data[0], tf.float32), data[1]
         probs = self(x, training=False)
         wrong = tf.cast(tf.argmax(probs, axis=-1) != tf.cast(y, tf.int64), tf.float32)
         self.test_trackers["error"].update_state(wrong)

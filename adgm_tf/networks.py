@@ -28,6 +28,18 @@ tfd = tfp.distributions
 HEADS = ("gaussian", "bernoulli", "categorical", "deterministic")
 
 
+def on_rows(fn, v: tf.Tensor) -> tf.Tensor:
+    """fn applied to v [..., d] as one [rows, d] matrix, reshaped back to [..., d_out].
+
+    A matmul of a rank-4 tensor by a kernel runs as many small batched products whose
+    kernel gradient is summed afterwards; one 2-D product is several times faster.
+    """
+    if v.shape.rank == 2:
+        return fn(v)
+    out = fn(tf.reshape(v, (-1, v.shape[-1])))
+    return tf.reshape(out, tf.concat([tf.shape(v)[:-1], tf.shape(out)[-1:]], 0))
+
+
 class MLP(keras.layers.Layer):
     """Fully connected ReLU layers over several inputs with broadcastable leading shapes.
 
@@ -35,6 +47,10 @@ class MLP(keras.layers.Layer):
       input_dims: feature size of each input, in the order `call` receives them.
       hidden_sizes: units of each hidden layer (at least one).
       batch_norm: batch normalisation before each ReLU (the authors' code; not in the paper).
+
+    Under a mixed-precision dtype policy (e.g. "mixed_bfloat16") the matrix products run in
+    the compute dtype, the weights stay float32, and `DistributionHead` returns float32
+    distributions.
     """
 
     def __init__(
@@ -60,19 +76,21 @@ class MLP(keras.layers.Layer):
             shape=(self.hidden_sizes[0],), initializer="zeros", name="bias"
         )
         self.dense = [
-            keras.layers.Dense(h, name=f"dense_{i + 1}")
+            keras.layers.Dense(h, name=f"dense_{i + 1}", dtype=self.dtype_policy)
             for i, h in enumerate(self.hidden_sizes[1:])
         ]
         self.norms = (
-            [keras.layers.BatchNormalization(name=f"bn_{i}") for i in range(len(self.hidden_sizes))]
+            [
+                keras.layers.BatchNormalization(name=f"bn_{i}", dtype=self.dtype_policy)
+                for i in range(len(self.hidden_sizes))
+            ]
             if batch_norm
             else []
         )
 
     def _norm_relu(self, h, i, training):
         if self.norms:  # statistics over every leading axis: classes, samples and batch
-            shape = ops.shape(h)
-            h = ops.reshape(self.norms[i](ops.reshape(h, (-1, shape[-1])), training=training), shape)
+            h = self.norms[i](h, training=training)
         return ops.relu(h)
 
     def call(self, inputs: Sequence[tf.Tensor], training=None) -> tf.Tensor:
@@ -83,11 +101,15 @@ class MLP(keras.layers.Layer):
             )
         h = self.bias
         for v, start, stop in zip(inputs, self._offsets[:-1], self._offsets[1:]):
-            h = h + ops.matmul(v, self.kernel[start:stop])  # [..., H]
-        h = self._norm_relu(h, 0, training)
+            v = ops.cast(v, self.compute_dtype)  # bfloat16 under a mixed-precision policy
+            h = h + on_rows(lambda r: ops.matmul(r, self.kernel[start:stop]), v)  # [..., H]
+        # The broadcast sum is the only tensor with every leading axis; from here on one
+        # [rows, H] matrix goes through the layers.
+        rows = tf.reshape(h, (-1, self.hidden_sizes[0]))
+        rows = self._norm_relu(rows, 0, training)
         for i, dense in enumerate(self.dense):
-            h = self._norm_relu(dense(h), i + 1, training)
-        return h
+            rows = self._norm_relu(dense(rows), i + 1, training)
+        return tf.reshape(rows, tf.concat([tf.shape(h)[:-1], [self.hidden_sizes[-1]]], 0))
 
 
 class DistributionHead(keras.layers.Layer):
@@ -98,26 +120,36 @@ class DistributionHead(keras.layers.Layer):
         "categorical" (logits; event is a class index) or "deterministic" (a point mass at a
         linear output, for the deterministic-`a` ablation).
       event_size: dimension of the variable (number of classes for "categorical").
+      init_std: when set, a Gaussian head's weights and biases start as N(0, init_std^2)
+        (the authors' small initial heads); otherwise Glorot weights and zero biases.
 
     Returns from `call`: a distribution with batch shape [...] and, except for "categorical",
     event shape [event_size].
     """
 
-    def __init__(self, kind: str, event_size: int, **kwargs):
+    def __init__(self, kind: str, event_size: int, init_std: float | None = None, **kwargs):
         super().__init__(**kwargs)
         if kind not in HEADS:
             raise ValueError(f"Unknown head {kind!r}; choose one of {HEADS}.")
         self.kind = kind
         self.event_size = int(event_size)
-        self.loc = keras.layers.Dense(self.event_size, name="loc")
+        init = {}
+        if init_std and kind == "gaussian":
+            normal = keras.initializers.RandomNormal(stddev=init_std)
+            init = dict(kernel_initializer=normal, bias_initializer=normal)
+        init["dtype"] = self.dtype_policy
+        self.loc = keras.layers.Dense(self.event_size, name="loc", **init)
         self.log_var = (
-            keras.layers.Dense(self.event_size, name="log_var") if kind == "gaussian" else None
+            keras.layers.Dense(self.event_size, name="log_var", **init)
+            if kind == "gaussian"
+            else None
         )
 
     def call(self, h: tf.Tensor) -> tfd.Distribution:
-        out = self.loc(h)  # [..., event_size]
+        # Distributions and the bound stay in float32 under a mixed-precision policy.
+        out = ops.cast(on_rows(self.loc, h), "float32")  # [..., event_size]
         if self.kind == "gaussian":
-            scale = ops.exp(0.5 * self.log_var(h))
+            scale = ops.exp(0.5 * ops.cast(on_rows(self.log_var, h), "float32"))
             return tfd.Independent(tfd.Normal(out, scale), reinterpreted_batch_ndims=1)
         if self.kind == "bernoulli":
             return tfd.Independent(tfd.Bernoulli(logits=out), reinterpreted_batch_ndims=1)
@@ -133,7 +165,7 @@ class StochasticNetwork(keras.layers.Layer):
       input_names: names of the conditioning variables, e.g. ("a", "y", "x").
       dims: feature size of every variable name.
       hidden_sizes, batch_norm: see `MLP`.
-      head: see `DistributionHead`.
+      head, head_init_std: kind and `init_std` of the `DistributionHead`.
       event_size: dimension of the output variable.
     """
 
@@ -145,12 +177,15 @@ class StochasticNetwork(keras.layers.Layer):
         head: str,
         event_size: int,
         batch_norm: bool = False,
+        head_init_std: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.input_names = tuple(input_names)
-        self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm, name="mlp")
-        self.head = DistributionHead(head, event_size, name="head")
+        self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm, name="mlp",
+                       dtype=self.dtype_policy)
+        self.head = DistributionHead(head, event_size, head_init_std, name="head",
+                                     dtype=self.dtype_policy)
 
     def call(self, variables: dict[str, tf.Tensor], training=None) -> tfd.Distribution:
         h = self.mlp([variables[n] for n in self.input_names], training=training)
@@ -185,6 +220,7 @@ def reparameterize(dist: tfd.Distribution, eps: tf.Tensor) -> tf.Tensor:
     Returns:
       loc + scale * eps, shape broadcast(eps, [B..., d]); for a point mass, loc broadcast.
     """
+    eps = ops.cast(eps, dist.dtype)  # noise read from a variable may be autocast to bfloat16
     if isinstance(dist.distribution, tfd.Deterministic):
         return dist.mean() + ops.zeros_like(eps)
     # mean() and stddev() rather than the stored parameters: a parameter kept as a Keras

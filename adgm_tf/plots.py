@@ -104,3 +104,33 @@ def densities(
 def ensure_dir(path: str) -> str:
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def image_grid(
+    images: np.ndarray, path: str, title: str = "", column_labels: Sequence[str] = ()
+) -> str:
+    """A grid of grey images [rows, cols, h, w] (paper Fig. 3)."""
+    rows, cols = images.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols, 0.8 * rows + 0.4), squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            axes[r, c].imshow(images[r, c], cmap="gray", vmin=0.0, vmax=1.0)
+            axes[r, c].axis("off")
+            if r == 0 and c < len(column_labels):
+                axes[r, c].set_title(column_labels[c], fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def kl_per_unit(kl: Mapping[str, np.ndarray], path: str, title: str = "") -> str:
+    """The mean KL of each unit of each latent variable, sorted, on a log scale (Fig. 4a)."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, values in kl.items():
+        ax.plot(np.sort(np.asarray(values))[::-1], marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("unit (sorted)")
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

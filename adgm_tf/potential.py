@@ -30,11 +30,14 @@ tfd = tfp.distributions
 
 def two_modes(z):
     """U_1 of Rezende and Mohamed (2015). z: [..., 2] (tf or numpy) -> [...]."""
-    lib = np if isinstance(z, np.ndarray) else tf.math
     z1, z2 = z[..., 0], z[..., 1]
-    radius = lib.sqrt(z1**2 + z2**2)
-    modes = lib.exp(-0.5 * ((z1 - 2.0) / 0.6) ** 2) + lib.exp(-0.5 * ((z1 + 2.0) / 0.6) ** 2)
-    return 0.5 * ((radius - 2.0) / 0.4) ** 2 - lib.log(modes)
+    left, right = -0.5 * ((z1 - 2.0) / 0.6) ** 2, -0.5 * ((z1 + 2.0) / 0.6) ** 2
+    if isinstance(z, np.ndarray):
+        radius, log_modes = np.sqrt(z1**2 + z2**2), np.logaddexp(left, right)
+    else:  # log(e^l + e^r) without underflow far from the modes
+        radius = tf.sqrt(z1**2 + z2**2)
+        log_modes = tf.reduce_logsumexp(tf.stack([left, right], axis=-1), axis=-1)
+    return 0.5 * ((radius - 2.0) / 0.4) ** 2 - log_modes
 
 
 POTENTIALS: dict[str, Callable] = {"two_modes": two_modes}

@@ -4,6 +4,7 @@ A workdir receives:
   config.json       the config the run used
   history.csv       per-epoch metrics (appended to when a run resumes)
   checkpoint/       Keras BackupAndRestore state while a run is unfinished
+  model.weights.h5  the model's weights after the last finished epoch
   metrics.json      final numbers (written atomically)
   *.png             the experiment's figures
   saved_model/      the exported classifier (semi-supervised experiments)
@@ -29,6 +30,9 @@ from adgm_tf.potential import POTENTIALS, PotentialFit, true_log_normaliser
 from adgm_tf.workdir import read_history, write_json
 
 
+WEIGHTS_FILE = "model.weights.h5"
+
+
 def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervisedData):
     """The model named by `config.model`, sized from the config and the data."""
     if config.model not in MODELS:
@@ -46,8 +50,24 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
             config.beta, len(data.x_labeled), len(data.x_unlabeled)
         ),
         batch_norm=config.batch_norm,
+        p_a_inputs=config.get("p_a_inputs"),
+        head_init_std=config.get("head_init_std"),
+        weight_prior=config.get("weight_prior", 0.0),
         seed=config.seed,
+        dtype=config.get("dtype_policy", "float32"),
     )
+
+
+def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
+    """Adam at config.learning_rate, times lr_decay_factor every lr_decay_epochs epochs
+    (when both are set), with gradients clipped to global norm config.global_clipnorm."""
+    rate = config.learning_rate
+    if config.get("lr_decay_epochs") and config.get("lr_decay_factor", 1.0) != 1.0:
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=config.lr_decay_epochs * steps_per_epoch,
+            decay_rate=config.lr_decay_factor, staircase=True,
+        )
+    return keras.optimizers.Adam(rate, global_clipnorm=config.get("global_clipnorm") or None)
 
 
 def _fit(model, train, workdir, config, validation=None, callbacks=()):
@@ -58,6 +78,9 @@ def _fit(model, train, workdir, config, validation=None, callbacks=()):
     """
     callbacks = list(callbacks) + [
         keras.callbacks.BackupAndRestore(os.path.join(workdir, "checkpoint")),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(workdir, WEIGHTS_FILE), save_weights_only=True, verbose=0
+        ),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -77,16 +100,17 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
     """Trains a `DeepGenerativeModel` on `config.dataset`; returns the final metrics."""
     data = datasets.load(config.dataset, config.data)
     model = build_model(config, data)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    steps_per_epoch = len(data.x_unlabeled) // config.batch_size
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     train = semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
-        seed=config.seed,
+        seed=config.seed, binarize=config.data.get("binarize", False),
     )
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
     warmup = []
     if config.kl_warmup_epochs > 0:
-        warmup = [KLWarmup(config.kl_warmup_epochs, len(data.x_unlabeled) // config.batch_size)]
+        warmup = [KLWarmup(config.kl_warmup_epochs, steps_per_epoch)]
     history, wall = _fit(model, train, workdir, config, validation=test, callbacks=warmup)
     final = model.evaluate(test, return_dict=True, verbose=0)
     metrics = {

@@ -87,3 +87,24 @@ def test_semi_supervised_objective_by_hand():
 
 def test_log_uniform_prior():
     assert bounds.log_uniform_prior(10) == pytest.approx(-math.log(10))
+
+
+def test_importance_weighted_bound_by_hand():
+    # K=2 classes, S=2 samples, B=1: log((1/2) sum_s sum_k w_ks)
+    w = np.array([[[0.2], [0.6]], [[0.1], [0.3]]])
+    got = bounds.importance_weighted_bound(tf.constant(np.log(w), tf.float32))
+    np.testing.assert_allclose(got.numpy(), [np.log(w.sum() / 2)], rtol=1e-6)
+
+
+def test_importance_weighted_bound_is_above_the_elbo_on_average():
+    rng = np.random.default_rng(0)
+    log_w = tf.constant(rng.normal(-5.0, 2.0, size=(3, 50, 4)), tf.float32)
+    log_qy = tf.nn.log_softmax(tf.constant(rng.normal(size=(3, 50, 4)), tf.float32), axis=0)
+    elbo = bounds.unlabeled_bound(log_w, log_qy)
+    iwae = bounds.importance_weighted_bound(log_w)
+    assert np.all(iwae.numpy() > elbo.numpy())
+
+
+def test_weight_penalty_by_hand():
+    got = bounds.weight_penalty([tf.constant([[1.0, 2.0]]), tf.constant([[3.0]])])
+    assert float(got) == pytest.approx(0.5 * (1 + 4 + 9))

@@ -24,7 +24,11 @@ SMOKE_RUNS = {
          "--config.steps_per_epoch=20", "--config.num_eval_samples=1000",
          "--config.progress_bar=False"],
     ],
+    # These read a trained run: the `trained_mnist` workdir below.
+    "evaluate.py": [["--iw_samples=3", "--batch_size=40"]],
+    "plots.py": [["--num_examples=60"]],
 }
+NEEDS_TRAINED_RUN = {"evaluate.py", "plots.py"}
 
 
 def test_every_script_has_a_smoke_run():
@@ -46,7 +50,22 @@ def _run(script, args, workdir):
     ids=lambda v: v if isinstance(v, str) else v[0].split("/")[-1] + "|" + (
         v[1] if len(v) > 1 else ""),
 )
-def test_script_runs(script, args, tmp_path):
+def test_script_runs(script, args, tmp_path, request):
+    if script in NEEDS_TRAINED_RUN:
+        workdir = request.getfixturevalue("trained_mnist")
+        result = _run(script, args, workdir)
+        assert result.returncode == 0, result.stderr[-3000:]
+        if script == "evaluate.py":
+            evaluation = json.loads((workdir / "evaluation.json").read_text())
+            trained = json.loads((workdir / "metrics.json").read_text())
+            # the reloaded weights classify as the trained model did
+            assert evaluation["test_error"] == pytest.approx(trained["test_error"], abs=1e-6)
+            assert evaluation["test_iw_bound_3"] >= evaluation["test_bound"] - 5.0
+        else:
+            for name in ("analogies.png", "class_samples.png", "kl_per_unit.png",
+                         "pca_a.png", "test_error.png"):
+                assert (workdir / "figures" / name).stat().st_size > 1000, name
+        return
     result = _run(script, args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -64,6 +83,25 @@ def test_script_runs(script, args, tmp_path):
         served = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serve"](
             x=tf.zeros([3, 2]))
         assert served["probabilities"].shape == (3, 2)
+
+
+@pytest.fixture(scope="module")
+def trained_mnist(tmp_path_factory):
+    """A workdir of a tiny SDGM run on a slice of MNIST (p(x|a,y,z) exercises most paths)."""
+    workdir = tmp_path_factory.mktemp("mnist_run")
+    result = _run("train.py", [
+        "--config=adgm_tf/configs/mnist_adgm.py", "--config.model=sdgm",
+        "--config.data.num_train=300", "--config.data.num_test=80",
+        "--config.hidden_sizes=(40, 40)", "--config.a_dim=8", "--config.z_dim=8",
+        "--config.num_predict_samples=5", "--config.num_epochs=1",
+        "--config.progress_bar=False"], workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_evaluate_refuses_a_workdir_without_a_run(tmp_path):
+    result = _run("evaluate.py", [], tmp_path)
+    assert result.returncode != 0 and "does not hold a trained run" in result.stderr
 
 
 def test_unknown_config_key_is_refused(tmp_path):

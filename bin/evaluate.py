@@ -1,0 +1,37 @@
+"""Evaluates a trained run: python bin/evaluate.py --workdir=DIR.
+
+Prints and writes DIR/evaluation.json: the test error of q(y|x) (averaged over the config's
+num_predict_samples samples of a), the test bound -U(x), and the importance-weighted bound on
+log p(x) with --iw_samples samples (Burda et al., 2015).
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+from adgm_tf import evaluation
+from adgm_tf.workdir import write_json
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train.py.")
+_IW_SAMPLES = flags.DEFINE_integer("iw_samples", 10, "Samples of the importance-weighted bound.")
+_BOUND_SAMPLES = flags.DEFINE_integer("bound_samples", 1, "Monte Carlo samples of -U(x).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Test examples per batch.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    del argv
+    for name in ("iw_samples", "bound_samples", "batch_size"):
+        if flags.FLAGS[name].value < 1:
+            raise app.UsageError(f"--{name} must be a positive integer.")
+    result = evaluation.evaluate_workdir(
+        _WORKDIR.value, bound_samples=_BOUND_SAMPLES.value, iw_samples=_IW_SAMPLES.value,
+        batch_size=_BATCH_SIZE.value,
+    )
+    write_json(os.path.join(_WORKDIR.value, "evaluation.json"), result)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    app.run(main)
