@@ -74,16 +74,17 @@ def evaluate(
     }
 
 
-def _as_images(x: np.ndarray, data: datasets.SemiSupervisedData) -> np.ndarray:
-    """Model inputs [N, D] as square images [N, side, side] (dropped pixels left at 0)."""
-    full = x
+def as_images(x: np.ndarray, data: datasets.SemiSupervisedData) -> np.ndarray:
+    """Model inputs [..., D] as square images [..., side, side] (dropped pixels left at 0)."""
+    lead = x.shape[:-1]
+    full = x.reshape(-1, x.shape[-1])
     if data.feature_indices is not None:
-        full = np.zeros((len(x), data.raw_input_dim), np.float32)
-        full[:, data.feature_indices] = x
+        full = np.zeros((len(full), data.raw_input_dim), np.float32)
+        full[:, data.feature_indices] = x.reshape(-1, x.shape[-1])
     side = int(round(np.sqrt(full.shape[1])))
     if side * side != full.shape[1]:
         raise ValueError(f"Inputs of size {full.shape[1]} are not square images.")
-    return full.reshape(len(x), side, side)
+    return full.reshape(*lead, side, side)
 
 
 def _decode(model: DeepGenerativeModel, y_onehot, z) -> np.ndarray:
@@ -147,16 +148,13 @@ def figures(
     name = type(model).__name__
     paths = []
     if data.input_dim != 2:
-        grid = analogies(model, x[:rows], y[:rows])
-        originals = _as_images(x[:rows], data)[:, None]
-        images = np.concatenate([originals, _as_images(grid.reshape(-1, grid.shape[-1]), data)
-                                 .reshape(rows, model.num_classes, *originals.shape[2:])], axis=1)
+        originals = as_images(x[:rows, None], data)
+        images = np.concatenate([originals, as_images(analogies(model, x[:rows], y[:rows]), data)],
+                                axis=1)
         paths.append(plots.image_grid(images, os.path.join(out_dir, "analogies.png"),
                                       f"{name}: test digit (left), its z under each class",
                                       column_labels=["x"] + [str(k) for k in range(model.num_classes)]))
-        samples = class_samples(model, rows, seed)
-        images = _as_images(samples.reshape(-1, samples.shape[-1]), data).reshape(
-            rows, model.num_classes, *originals.shape[2:])
+        images = as_images(class_samples(model, rows, seed), data)
         paths.append(plots.image_grid(images, os.path.join(out_dir, "class_samples.png"),
                                       f"{name}: z ~ p(z) (rows) under each class (columns)",
                                       column_labels=[str(k) for k in range(model.num_classes)]))

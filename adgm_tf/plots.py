@@ -134,3 +134,12 @@ def kl_per_unit(kl: Mapping[str, np.ndarray], path: str, title: str = "") -> str
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def scatter_classes(points: np.ndarray, labels: np.ndarray, path: str, title: str = "") -> str:
+    """2-D points [N, 2] coloured by class."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sc = ax.scatter(points[:, 0], points[:, 1], s=8, c=labels, cmap="tab10")
+    fig.colorbar(sc, ax=ax, label="class")
+    ax.set_title(title)
+    return _save(fig, path)

@@ -124,7 +124,8 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
     }
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     _semi_supervised_figures(model, data, history, workdir)
-    export_saved_model(model, os.path.join(workdir, "saved_model"))
+    export_saved_model(model, os.path.join(workdir, "saved_model"), data.feature_indices,
+                       data.raw_input_dim)
     return metrics
 
 

@@ -141,6 +141,27 @@ def test_saved_model_serves_the_same_answers(tmp_path):
     np.testing.assert_array_equal(served["label"], np.argmax(model(_x(batch=7)), -1))
 
 
+def test_export_selects_features_and_serves_the_bound(tmp_path):
+    model = _model("sdgm")
+    keep = [0, 2, 3, 6, 7]  # the model's 5 inputs out of raw inputs of 8
+    path = adgm_tf.export_saved_model(model, str(tmp_path / "export"), keep, raw_input_dim=8)
+    loaded = tf.saved_model.load(path)
+    raw = tf.constant(np.random.default_rng(3).uniform(size=(6, 8)), tf.float32)
+    served = loaded.signatures["serve"](x=raw)
+    np.testing.assert_allclose(served["probabilities"], model(tf.gather(raw, keep, axis=1)),
+                               rtol=1e-5)
+    bound = loaded.signatures["bound"](x=raw)["bound"]
+    assert bound.shape == (6,) and np.all(bound.numpy() < 0)
+    np.testing.assert_array_equal(bound, loaded.signatures["bound"](x=raw)["bound"])
+    # the same bound as the model's own with the export's fixed noise (10 samples)
+    noise = (tf.random.stateless_normal([10, 6, 3], seed=(0, 1)),
+             tf.random.stateless_normal([3, 10, 6, 2], seed=(0, 2)))
+    own = bounds.unlabeled_bound(*model.unlabeled_terms(tf.gather(raw, keep, axis=1), noise))
+    np.testing.assert_allclose(bound, own, rtol=1e-5)
+    with pytest.raises(ValueError, match="raw_input_dim"):
+        adgm_tf.export_saved_model(model, str(tmp_path / "bad"), keep)
+
+
 def test_kl_warmup_reaches_one_and_scales_only_training():
     model = _model("adgm", num_samples=1)
     warmup = adgm_tf.models.KLWarmup(epochs=2, steps_per_epoch=5)

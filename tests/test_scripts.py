@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -27,8 +28,10 @@ SMOKE_RUNS = {
     # These read a trained run: the `trained_mnist` workdir below.
     "evaluate.py": [["--iw_samples=3", "--batch_size=40"]],
     "plots.py": [["--num_examples=60"]],
+    "sample.py": [["--num_rows=3"]],
+    "export.py": [["--export_dir=EXPORT"]],
 }
-NEEDS_TRAINED_RUN = {"evaluate.py", "plots.py"}
+NEEDS_TRAINED_RUN = {"evaluate.py", "plots.py", "sample.py", "export.py"}
 
 
 def test_every_script_has_a_smoke_run():
@@ -53,9 +56,17 @@ def _run(script, args, workdir):
 def test_script_runs(script, args, tmp_path, request):
     if script in NEEDS_TRAINED_RUN:
         workdir = request.getfixturevalue("trained_mnist")
+        args = [a.replace("EXPORT", str(tmp_path / "export")) for a in args]
         result = _run(script, args, workdir)
         assert result.returncode == 0, result.stderr[-3000:]
-        if script == "evaluate.py":
+        if script == "export.py":
+            served = tf.saved_model.load(str(tmp_path / "export")).signatures["serve"](
+                x=tf.zeros([2, 784]))  # raw images: the pixel selection is inside
+            assert served["probabilities"].shape == (2, 10)
+        elif script == "sample.py":
+            assert np.load(workdir / "samples.npy").shape[:2] == (3, 10)  # [rows, classes, D]
+            assert (workdir / "samples.png").exists()
+        elif script == "evaluate.py":
             evaluation = json.loads((workdir / "evaluation.json").read_text())
             trained = json.loads((workdir / "metrics.json").read_text())
             # the reloaded weights classify as the trained model did
