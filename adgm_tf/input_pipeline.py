@@ -59,6 +59,7 @@ def semi_supervised_dataset(
     num_classes: int | None = None,
     seed: int = 0,
     binarize: bool = False,
+    first_epoch: int | None = None,
 ) -> tf.data.Dataset:
     """A dataset of training steps for `DeepGenerativeModel.fit`.
 
@@ -68,12 +69,17 @@ def semi_supervised_dataset(
       batch_size: unlabeled examples per step; an epoch is N_u // batch_size steps.
       labeled_batch_size: labeled examples per step; default min(N_l, batch_size).
       num_classes: K; default max(y_labeled) + 1. Every class needs at least one label.
-      seed: shuffling seed (the order differs between epochs but is reproducible).
+      seed: seed of the shuffling and binarisation.
       binarize: replace every pixel value p in [0, 1] by a fresh Bernoulli(p) draw at every
-        step (the paper's dynamic binarisation of MNIST), seeded from `seed`.
+        step (the paper's dynamic binarisation of MNIST).
+      first_epoch: None gives one epoch per iteration of the dataset, reshuffled at every
+        iteration (for `model.fit(ds, epochs=...)`). An integer gives an endless stream of
+        epochs first_epoch, first_epoch + 1, ... (use `steps_per_epoch`): epoch e's order
+        and binarisation depend only on (seed, e), so a run resumed at epoch e sees the same
+        data as an uninterrupted one.
 
     Returns:
-      A finite dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
+      A dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
       "x_unlabeled": [B_u, D] float32}, prefetched.
     """
     x_labeled = check_features(x_labeled, "x_labeled")
@@ -99,37 +105,48 @@ def semi_supervised_dataset(
                     f"values from {x.min()} to {x.max()}. Scale the inputs first."
                 )
     labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
-    labeled = (
-        tf.data.Dataset.from_tensor_slices((x_labeled, y_labeled))
-        .shuffle(len(x_labeled), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(labeled_batch_size, drop_remainder=True)
+    steps = len(x_unlabeled) // batch_size
+    labeled_rounds = -(-steps * labeled_batch_size // len(x_labeled))  # ceil
+    x_l, y_l, x_u = tf.constant(x_labeled), tf.constant(y_labeled), tf.constant(x_unlabeled)
+
+    def one_epoch(epoch):
+        """The steps of `epoch`: permutations drawn from (seed, epoch) only."""
+        epoch = tf.cast(epoch, tf.int64)
+        unlabeled = tf.random.experimental.stateless_shuffle(
+            tf.range(len(x_unlabeled)), seed=tf.stack([seed, epoch]))[: steps * batch_size]
+        labeled = tf.concat([
+            tf.random.experimental.stateless_shuffle(
+                tf.range(len(x_labeled)), seed=tf.stack([seed + 1 + r, epoch]))
+            for r in range(labeled_rounds)
+        ], 0)[: steps * labeled_batch_size]
+        return tf.data.Dataset.from_tensor_slices((
+            tf.reshape(labeled, (steps, labeled_batch_size)),
+            tf.reshape(unlabeled, (steps, batch_size)),
+            tf.range(steps, dtype=tf.int64) + epoch * steps,  # global step: binarisation seed
+        ))
+
+    def gather(labeled, unlabeled, step):
+        out = {"x_labeled": tf.gather(x_l, labeled), "y_labeled": tf.gather(y_l, labeled),
+               "x_unlabeled": tf.gather(x_u, unlabeled)}
+        if binarize:
+            out["x_labeled"] = bernoulli_sample(out["x_labeled"], tf.stack([seed + 7, step]))
+            out["x_unlabeled"] = bernoulli_sample(out["x_unlabeled"], tf.stack([seed + 8, step]))
+        return out
+
+    if first_epoch is None:  # a fresh random epoch number at every iteration
+        epochs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    else:
+        epochs = tf.data.Dataset.range(int(first_epoch), 2**31)
+    return (
+        epochs.flat_map(one_epoch)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
     )
-    unlabeled = (
-        tf.data.Dataset.from_tensor_slices(x_unlabeled)
-        .shuffle(len(x_unlabeled), seed=seed + 1, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-    )
-    steps = tf.data.Dataset.zip(labeled, unlabeled).map(
-        lambda l, u: {"x_labeled": l[0], "y_labeled": l[1], "x_unlabeled": u}
-    )
-    if binarize:
-        seeds = tf.data.Dataset.random(seed=seed + 2).batch(2)
-        steps = tf.data.Dataset.zip(steps, seeds).map(_binarize_step)
-    return steps.prefetch(tf.data.AUTOTUNE)
 
 
 def bernoulli_sample(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """A {0, 1} image with P(pixel = 1) = x, reproducible from the [2] int seed."""
     return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) < x, x.dtype)
-
-
-def _binarize_step(step, seed):
-    return dict(
-        step,
-        x_labeled=bernoulli_sample(step["x_labeled"], seed),
-        x_unlabeled=bernoulli_sample(step["x_unlabeled"], seed[::-1]),
-    )
 
 
 def labeled_dataset(x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:

@@ -30,6 +30,7 @@ import dataclasses
 from typing import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -181,7 +182,12 @@ class DeepGenerativeModel(keras.Model):
         self.prior_z = tfd.Independent(tfd.Normal(tf.zeros(self.z_dim), 1.0), 1)
         self.log_py = bounds.log_uniform_prior(self.num_classes)
 
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # Training noise is stateless, seeded by (seed, noise_step): noise_step is saved with
+        # the weights, so a resumed run draws the same noise as an uninterrupted one.
+        self.noise_seed = int(seed) if seed is not None else int(np.random.randint(2**31))
+        self.noise_step = self.add_weight(
+            shape=(), initializer="zeros", dtype="int64", trainable=False, name="noise_step"
+        )
         self.predict_noise = self.add_weight(
             shape=(int(num_predict_samples), self.a_dim),
             initializer=keras.initializers.RandomNormal(seed=seed),
@@ -213,11 +219,14 @@ class DeepGenerativeModel(keras.Model):
     def _noise(self, x: tf.Tensor, num_samples: int, num_classes: int | None = None):
         """Standard normal noise for `a` [S, B, n_a] and `z` [S, B, n_z] or [K, S, B, n_z]."""
         batch = tf.shape(x)[0]
-        eps_a = keras.random.normal((num_samples, batch, self.a_dim), seed=self.seed_generator)
+        self.noise_step.assign_add(1)
+        step = 2 * tf.convert_to_tensor(self.noise_step)
         z_shape = (num_samples, batch, self.z_dim)
         if num_classes is not None:
             z_shape = (num_classes,) + z_shape
-        eps_z = keras.random.normal(z_shape, seed=self.seed_generator)
+        seed = tf.constant(self.noise_seed, tf.int64)
+        eps_a = tf.random.stateless_normal((num_samples, batch, self.a_dim), tf.stack([seed, step]))
+        eps_z = tf.random.stateless_normal(z_shape, tf.stack([seed, step + 1]))
         return eps_a, eps_z
 
     def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None):

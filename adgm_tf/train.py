@@ -3,7 +3,8 @@
 A workdir receives:
   config.json       the config the run used
   history.csv       per-epoch metrics (appended to when a run resumes)
-  checkpoint/       Keras BackupAndRestore state while a run is unfinished
+  checkpoint/       Keras BackupAndRestore state of the last finished epoch (resume point)
+  tensorboard/      per-epoch metrics, KL-per-unit histograms, class-sample images
   model.weights.h5  the model's weights after the last finished epoch
   metrics.json      final numbers (written atomically)
   *.png             the experiment's figures
@@ -12,6 +13,7 @@ A workdir receives:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any, Callable
@@ -21,16 +23,43 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import datasets, plots
+from adgm_tf import datasets, latents, plots
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
 from adgm_tf.models import MODELS, DeepGenerativeModel, KLWarmup
 from adgm_tf.potential import POTENTIALS, PotentialFit, true_log_normaliser
-from adgm_tf.workdir import read_history, write_json
+from adgm_tf.workdir import read_history, trim_history, write_json
 
 
 WEIGHTS_FILE = "model.weights.h5"
+CHECKPOINT_DIR = "checkpoint"
+
+
+class GenerativeSummaries(keras.callbacks.Callback):
+    """TensorBoard summaries of the generative side after each epoch: histograms of the KL
+    per unit of `a` and `z` on test examples, and for image data a grid of class-conditional
+    samples (rows: z ~ p(z); columns: classes)."""
+
+    def __init__(self, data: datasets.SemiSupervisedData, log_dir: str, num_examples: int = 500,
+                 rows: int = 4):
+        super().__init__()
+        self.data = data
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.x = data.x_test[:num_examples]
+        self.y = data.y_test[:num_examples]
+        self.rows = rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self.writer.as_default(step=epoch + 1):
+            for name, kl in latents.kl_per_unit(self.model, self.x, self.y).items():
+                tf.summary.histogram(f"kl_per_unit/{name}", kl)
+            if self.data.input_dim != 2:
+                images = latents.as_images(latents.class_samples(self.model, self.rows), self.data)
+                rows, cols, h, w = images.shape
+                grid = images.transpose(0, 2, 1, 3).reshape(1, rows * h, cols * w, 1)
+                tf.summary.image("class_samples", grid)
+        self.writer.flush()
 
 
 def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervisedData):
@@ -70,25 +99,127 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
     return keras.optimizers.Adam(rate, global_clipnorm=config.get("global_clipnorm") or None)
 
 
-def _fit(model, train, workdir, config, validation=None, callbacks=()):
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Acts when the training loss becomes NaN or infinite.
+
+    policy "stop": raises `FloatingPointError` at once, so neither the checkpoint nor
+    model.weights.h5 is overwritten: both keep the last finished epoch.
+    policy "rollback": reloads the weights (and optimizer state) of the last finished epoch and
+    goes on, at most `max_rollbacks` times, then stops as above.
+    """
+
+    def __init__(self, weights_path: str, policy: str = "stop", max_rollbacks: int = 3):
+        super().__init__()
+        if policy not in ("stop", "rollback"):
+            raise ValueError(f"on_non_finite must be 'stop' or 'rollback'; got {policy!r}.")
+        self.weights_path = weights_path
+        self.policy = policy
+        self.max_rollbacks = max_rollbacks
+        self.rollbacks = 0
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if np.isfinite(loss):
+            return
+        can_roll_back = os.path.isfile(self.weights_path)
+        if self.policy == "rollback" and can_roll_back and self.rollbacks < self.max_rollbacks:
+            self.rollbacks += 1
+            self.model.load_weights(self.weights_path)
+            for metric in self.model.metrics:
+                metric.reset_state()
+            print(f"\nLoss {loss} at epoch {self.epoch + 1}, step {batch + 1}: rolled back to "
+                  f"the last finished epoch (rollback {self.rollbacks}/{self.max_rollbacks}).")
+            return
+        kept = ("the workdir keeps the weights of the last finished epoch; rerun the same "
+                "command to resume from them" if can_roll_back else "no epoch had finished")
+        raise FloatingPointError(
+            f"The training loss became {loss} at epoch {self.epoch + 1}, step {batch + 1}; "
+            f"training stopped and {kept}. Try a lower learning_rate, global_clipnorm, "
+            f"batch_norm, or on_non_finite='rollback'."
+        )
+
+
+def finished_epochs(workdir: str) -> int:
+    """The number of epochs of the run in `workdir` that finished (0 for a new run)."""
+    path = os.path.join(workdir, CHECKPOINT_DIR, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+# Keys a resumed run may change; any other difference means a different run.
+RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "eval_batch_size",
+                  "on_non_finite")
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Refuses impossible values before any data is read or work is done."""
+    problems = []
+    positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
+                "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
+                "num_eval_samples")
+    for key in positive:
+        if key in config and config[key] is not None and not config[key] > 0:
+            problems.append(f"{key} must be positive, got {config[key]}")
+    for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm"):
+        if key in config and config[key] is not None and not config[key] >= 0:
+            problems.append(f"{key} must be non-negative, got {config[key]}")
+    if config.get("on_non_finite", "stop") not in ("stop", "rollback"):
+        problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
+    if config.get("dtype_policy", "float32") not in ("float32", "mixed_bfloat16"):
+        problems.append(
+            f"dtype_policy must be 'float32' or 'mixed_bfloat16', got {config.dtype_policy!r}")
+    if problems:
+        raise ValueError("Impossible config: " + "; ".join(problems) + ".")
+
+
+def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Refuses a workdir whose unfinished or finished run used a different config."""
+    path = os.path.join(workdir, "config.json")
+    started = os.path.isdir(os.path.join(workdir, CHECKPOINT_DIR)) or os.path.isfile(
+        os.path.join(workdir, WEIGHTS_FILE))
+    if not (started and os.path.isfile(path)):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    new = json.loads(config.to_json_best_effort())
+    diffs = [f"{k}={old.get(k)!r} there but {new.get(k)!r} here"
+             for k in sorted(set(old) | set(new))
+             if k not in RESUMABLE_KEYS and old.get(k) != new.get(k)]
+    if diffs:
+        raise ValueError(
+            f"{workdir} holds a different run ({'; '.join(diffs)}). Use a new --workdir, or "
+            f"delete {workdir} to start over."
+        )
+
+
+def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per_epoch=None):
     """model.fit with a progress bar, a CSV history and resumable checkpoints.
 
     Returns the history (read back from history.csv, so a resumed run has all epochs) and
     the wall time of this call in seconds.
     """
+    weights = os.path.join(workdir, WEIGHTS_FILE)
+    trim_history(os.path.join(workdir, "history.csv"), finished_epochs(workdir))
     callbacks = list(callbacks) + [
-        keras.callbacks.BackupAndRestore(os.path.join(workdir, "checkpoint")),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(workdir, WEIGHTS_FILE), save_weights_only=True, verbose=0
-        ),
+        # Kept after the last epoch too, so a rerun with more epochs continues the run.
+        keras.callbacks.BackupAndRestore(os.path.join(workdir, CHECKPOINT_DIR),
+                                         delete_checkpoint=False, double_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(weights, save_weights_only=True, verbose=0),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
-        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), write_graph=False),
+        NonFiniteGuard(weights, config.get("on_non_finite", "stop")),
     ]
     start = time.time()
     model.fit(
         train,
         epochs=config.num_epochs,
-        steps_per_epoch=config.get("steps_per_epoch"),
+        steps_per_epoch=steps_per_epoch or config.get("steps_per_epoch"),
         validation_data=validation,
         callbacks=callbacks,
         verbose=1 if config.progress_bar else 2,
@@ -100,18 +231,21 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
     """Trains a `DeepGenerativeModel` on `config.dataset`; returns the final metrics."""
     data = datasets.load(config.dataset, config.data)
     model = build_model(config, data)
+    resumed_at = finished_epochs(workdir)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
     model.compile(optimizer=build_optimizer(config, steps_per_epoch))
     train = semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.get("binarize", False),
+        first_epoch=resumed_at,
     )
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
-    warmup = []
+    callbacks = [GenerativeSummaries(data, os.path.join(workdir, "tensorboard", "generative"))]
     if config.kl_warmup_epochs > 0:
-        warmup = [KLWarmup(config.kl_warmup_epochs, steps_per_epoch)]
-    history, wall = _fit(model, train, workdir, config, validation=test, callbacks=warmup)
+        callbacks.append(KLWarmup(config.kl_warmup_epochs, steps_per_epoch))
+    history, wall = _fit(model, train, workdir, config, validation=test, callbacks=callbacks,
+                         steps_per_epoch=steps_per_epoch)
     final = model.evaluate(test, return_dict=True, verbose=0)
     metrics = {
         "model": config.model,
@@ -120,7 +254,7 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
         "test_bound": float(final["bound"]),
         "epochs": len(history.get("epoch", [])),
         "train_wall_time_s": round(wall, 1),
-        "seconds_per_epoch": round(wall / max(1, config.num_epochs), 3),
+        "seconds_per_epoch": round(wall / max(1, config.num_epochs - resumed_at), 3),
     }
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     _semi_supervised_figures(model, data, history, workdir)
@@ -184,6 +318,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     """Runs the experiment `config.trainer` in `workdir`; returns its final metrics."""
     if config.trainer not in TRAINERS:
         raise ValueError(f"Unknown trainer {config.trainer!r}; choose one of {sorted(TRAINERS)}.")
+    check_config(config)
+    check_workdir(config, workdir)
     os.makedirs(workdir, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     with open(os.path.join(workdir, "config.json"), "w") as f:

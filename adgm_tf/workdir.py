@@ -43,3 +43,24 @@ def read_history(path: str) -> dict[str, list[float]]:
         key: [float("nan") if r[key] in ("NA", "") else float(r[key]) for r in rows]
         for key in (rows[0] if rows else {})
     }
+
+
+def trim_history(path: str, num_epochs: int) -> None:
+    """Keeps the rows of epochs < num_epochs in a CSVLogger history (atomically).
+
+    A run killed after its history row but before its checkpoint would otherwise repeat that
+    epoch's row when it resumes.
+    """
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) <= 1:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < num_epochs]
+    if len(kept) == len(rows):
+        return
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(tmp, path)

@@ -97,3 +97,19 @@ def test_half_moons_spread_labels_sit_at_the_ends_and_middle_of_each_moon():
         datasets.load("moons", _moons_config(label_positions="middle"))
     with pytest.raises(ValueError, match="Unknown dataset"):
         datasets.load("cifar", _moons_config())
+
+
+def test_a_stream_resumed_at_an_epoch_sees_the_same_data():
+    x_l, y_l, x_u = _arrays()
+
+    def take(first_epoch, steps):
+        ds = adgm_tf.semi_supervised_dataset(x_l, y_l, x_u, batch_size=10, labeled_batch_size=3,
+                                             seed=5, binarize=True, first_epoch=first_epoch)
+        return list(ds.take(steps).as_numpy_iterator())
+
+    uninterrupted = take(0, 12)  # epochs 0, 1, 2 of 4 steps each
+    resumed = take(2, 4)  # epoch 2 only
+    for a, b in zip(uninterrupted[8:], resumed):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(uninterrupted[0]["x_unlabeled"], uninterrupted[4]["x_unlabeled"])

@@ -55,5 +55,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_epochs = 30
     config.eval_batch_size = 1000
     config.progress_bar = True
+    config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch
     config.seed = 0
     return config

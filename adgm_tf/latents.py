@@ -1,0 +1,75 @@
+"""What a trained model has learned, as arrays: analogies, class samples, KL per unit.
+
+Used by `evaluation.figures` (the paper's Figs. 3, 4a) and by the TensorBoard summaries of
+training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from adgm_tf.models import DeepGenerativeModel
+
+tfd = tfp.distributions
+
+
+def as_images(x: np.ndarray, data) -> np.ndarray:
+    """Model inputs [..., D] as square images [..., side, side] (dropped pixels left at 0)."""
+    lead = x.shape[:-1]
+    full = x.reshape(-1, x.shape[-1])
+    if data.feature_indices is not None:
+        full = np.zeros((len(full), data.raw_input_dim), np.float32)
+        full[:, data.feature_indices] = x.reshape(-1, x.shape[-1])
+    side = int(round(np.sqrt(full.shape[1])))
+    if side * side != full.shape[1]:
+        raise ValueError(f"Inputs of size {full.shape[1]} are not square images.")
+    return full.reshape(*lead, side, side)
+
+
+def _decode(model: DeepGenerativeModel, y_onehot, z) -> np.ndarray:
+    """The mean of p(x|.) for classes y and latents z; `a` from the mean of p(a|y,z) if needed."""
+    v = {"y": y_onehot, "z": z}
+    if "a" in model.arch.p_x_inputs:
+        v["a"] = model.p_a(v, training=False).mean()
+    return model.p_x(v, training=False).mean().numpy()
+
+
+def analogies(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each test digit's style z under every class (Fig. 3a): [N, K, D], column k = class k.
+
+    z is the mean of q(z|a,y,x) with a the mean of q(a|x) and y the true label.
+    """
+    x = tf.constant(x)
+    a = model.q_a({"x": x}, training=False).mean() if model.q_a is not None else None
+    z = model.q_z({"x": x, "a": a, "y": tf.one_hot(y, model.num_classes)}, training=False).mean()
+    classes = tf.eye(model.num_classes)[:, None, :]  # [K, 1, K]
+    out = _decode(model, classes, tf.broadcast_to(z[None], (model.num_classes,) + z.shape))
+    return np.transpose(out, (1, 0, 2))
+
+
+def class_samples(model: DeepGenerativeModel, rows: int, seed: int = 0) -> np.ndarray:
+    """Samples z ~ p(z), one per row, decoded under every class (Fig. 3b): [rows, K, D]."""
+    z = tf.random.stateless_normal((rows, model.z_dim), seed=(seed, 0))
+    classes = tf.eye(model.num_classes)[:, None, :]
+    out = _decode(model, classes, tf.broadcast_to(z[None], (model.num_classes, rows, model.z_dim)))
+    return np.transpose(out, (1, 0, 2))
+
+
+def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean KL per unit over the examples (Fig. 4a): KL(q(z|a,y,x) || p(z)) and, where the
+    model has p(a|.), KL(q(a|x) || p(a|.)) with z ~ q(z|a,y,x) and a ~ q(a|x)."""
+    x = tf.constant(x)
+    y_onehot = tf.one_hot(y, model.num_classes)
+    eps_a, eps_z = model._noise(x, 1)
+    a, _ = model.auxiliary(x, eps_a, training=False)
+    a = None if a is None else a[0]
+    v = {"x": x, "y": y_onehot, "a": a}
+    q_z = model.q_z(v, training=False)
+    v["z"] = q_z.mean() + q_z.stddev() * eps_z[0]
+    result = {"z": tfd.kl_divergence(q_z.distribution, model.prior_z.distribution)}
+    if model.p_a is not None:
+        q_a = model.q_a({"x": x}, training=False)
+        result["a"] = tfd.kl_divergence(q_a.distribution, model.p_a(v, training=False).distribution)
+    return {k: np.mean(v.numpy(), axis=0) for k, v in result.items()}
