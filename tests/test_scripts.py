@@ -127,3 +127,14 @@ def test_impossible_config_value_is_refused_before_training(tmp_path):
                   tmp_path)
     assert result.returncode != 0 and "Unknown model 'vae'" in result.stderr
     assert not (tmp_path / "history.csv").exists()
+
+
+def test_training_writes_tensorboard_summaries(trained_mnist):
+    tags = {}
+    for path in (trained_mnist / "tensorboard").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags[value.tag] = value.metadata.plugin_data.plugin_name
+    assert tags.get("kl_per_unit/z") == "histograms" and tags.get("kl_per_unit/a") == "histograms"
+    assert tags.get("class_samples") == "images"
+    assert "epoch_loss" in tags and "epoch_error" in tags  # per-epoch metrics
