@@ -17,7 +17,7 @@ import tensorflow as tf
 from adgm_tf import bounds, datasets, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
-from adgm_tf.train import WEIGHTS_FILE, build_model
+from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model
 from adgm_tf.workdir import read_history
 
 
@@ -92,16 +92,13 @@ def figures(
         paths.append(plots.image_grid(images, os.path.join(out_dir, "analogies.png"),
                                       f"{name}: test digit (left), its z under each class",
                                       column_labels=["x"] + [str(k) for k in range(model.num_classes)]))
-        images = as_images(class_samples(model, rows, seed), data)
-        paths.append(plots.image_grid(images, os.path.join(out_dir, "class_samples.png"),
-                                      f"{name}: z ~ p(z) (rows) under each class (columns)",
-                                      column_labels=[str(k) for k in range(model.num_classes)]))
+        paths.append(class_samples_figure(model, data, class_samples(model, rows, seed),
+                                          os.path.join(out_dir, "class_samples.png")))
     paths.append(plots.kl_per_unit(kl_per_unit(model, x, y), os.path.join(out_dir, "kl_per_unit.png"),
                                    f"{name}: KL per unit, {len(x)} test examples"))
-    if model.q_a is not None:
-        a_mean = model.q_a({"x": tf.constant(x)}, training=False).mean().numpy()
-        paths.append(plots.principal_components(a_mean, y, os.path.join(out_dir, "pca_a.png"),
-                                                title=f"{name}: PCA of E[a|x], test set"))
+    pca = auxiliary_pca_figure(model, x, y, os.path.join(out_dir, "pca_a.png"))
+    if pca is not None:
+        paths.append(pca)
     curves = {}
     for run in (workdir, *compare):
         with open(os.path.join(run, "config.json")) as f:
@@ -111,6 +108,18 @@ def figures(
     paths.append(plots.curves(curves, os.path.join(out_dir, "test_error.png"), "test error",
                               title="test error against epoch", percent=True))
     return paths
+
+
+def class_samples_figure(model: DeepGenerativeModel, data, samples: np.ndarray, path: str) -> str:
+    """Class samples [rows, K, D] (from `class_samples`) as an image grid (Fig. 3b), or as a
+    scatter plot coloured by class for 2-D data."""
+    if data.input_dim == 2:
+        classes = np.tile(np.arange(model.num_classes), len(samples))
+        return plots.scatter_classes(samples.reshape(-1, 2), classes, path,
+                                     f"{type(model).__name__}: samples of p(x|y,z) by class")
+    return plots.image_grid(as_images(samples, data), path,
+                            f"{type(model).__name__}: z ~ p(z) (rows) under each class (columns)",
+                            column_labels=[str(k) for k in range(model.num_classes)])
 
 
 def evaluate_workdir(workdir: str, **kwargs: Any) -> dict[str, float]:

@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import bounds
 from adgm_tf.models import DeepGenerativeModel
 from adgm_tf.workdir import replace_dir
 
@@ -58,7 +57,7 @@ def export_saved_model(
             tf.random.stateless_normal(
                 [model.num_classes, bound_samples, batch, model.z_dim], seed=(0, 2)),
         )
-        return {"bound": bounds.unlabeled_bound(*model.unlabeled_terms(x, noise, training=False))}
+        return {"bound": model.unlabeled_bound(x, training=False, noise=noise)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from adgm_tf.models import DeepGenerativeModel
+from adgm_tf.networks import reparameterize
 
 tfd = tfp.distributions
 
@@ -28,6 +29,13 @@ def as_images(x: np.ndarray, data) -> np.ndarray:
     return full.reshape(*lead, side, side)
 
 
+def auxiliary_means(model: DeepGenerativeModel, x) -> tf.Tensor | None:
+    """E[a|x] under q(a|x): [N, n_a]; None for a model without `a` (M2)."""
+    if model.q_a is None:
+        return None
+    return model.q_a({"x": tf.convert_to_tensor(x)}, training=False).mean()
+
+
 def _decode(model: DeepGenerativeModel, y_onehot, z) -> np.ndarray:
     """The mean of p(x|.) for classes y and latents z; `a` from the mean of p(a|y,z) if needed."""
     v = {"y": y_onehot, "z": z}
@@ -42,7 +50,7 @@ def analogies(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> np.nd
     z is the mean of q(z|a,y,x) with a the mean of q(a|x) and y the true label.
     """
     x = tf.constant(x)
-    a = model.q_a({"x": x}, training=False).mean() if model.q_a is not None else None
+    a = auxiliary_means(model, x)
     z = model.q_z({"x": x, "a": a, "y": tf.one_hot(y, model.num_classes)}, training=False).mean()
     classes = tf.eye(model.num_classes)[:, None, :]  # [K, 1, K]
     out = _decode(model, classes, tf.broadcast_to(z[None], (model.num_classes,) + z.shape))
@@ -63,13 +71,11 @@ def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dic
     x = tf.constant(x)
     y_onehot = tf.one_hot(y, model.num_classes)
     eps_a, eps_z = model._noise(x, 1)
-    a, _ = model.auxiliary(x, eps_a, training=False)
-    a = None if a is None else a[0]
-    v = {"x": x, "y": y_onehot, "a": a}
+    q_a = model.q_a({"x": x}, training=False) if model.q_a is not None else None
+    v = {"x": x, "y": y_onehot, "a": None if q_a is None else reparameterize(q_a, eps_a[0])}
     q_z = model.q_z(v, training=False)
-    v["z"] = q_z.mean() + q_z.stddev() * eps_z[0]
+    v["z"] = reparameterize(q_z, eps_z[0])
     result = {"z": tfd.kl_divergence(q_z.distribution, model.prior_z.distribution)}
     if model.p_a is not None:
-        q_a = model.q_a({"x": x}, training=False)
         result["a"] = tfd.kl_divergence(q_a.distribution, model.p_a(v, training=False).distribution)
     return {k: np.mean(v.numpy(), axis=0) for k, v in result.items()}

@@ -296,10 +296,14 @@ class DeepGenerativeModel(keras.Model):
         log_qy = tf.transpose(self.class_log_probs(x, a, training), [2, 0, 1])  # [K, S, B]
         return log_w, log_qy
 
-    def unlabeled_bound(self, x, num_samples=None, training=None) -> tf.Tensor:
-        """-U(x), a lower bound on log p(x), per example [B]."""
-        s = num_samples or self.num_samples
-        noise = self._noise(x, s, self.num_classes)
+    def unlabeled_bound(self, x, num_samples=None, training=None, noise=None) -> tf.Tensor:
+        """-U(x), a lower bound on log p(x), per example [B].
+
+        noise: (eps_a [S, B, n_a], eps_z [K, S, B, n_z]) to use; default fresh noise with
+        S = num_samples (default the model's num_samples).
+        """
+        if noise is None:
+            noise = self._noise(x, num_samples or self.num_samples, self.num_classes)
         return bounds.unlabeled_bound(*self.unlabeled_terms(x, noise, training))
 
     # ------------------------------------------------------------------ Keras contract
@@ -316,10 +320,7 @@ class DeepGenerativeModel(keras.Model):
         labeled, class_ll = self.labeled_terms(
             x_l, y_l, self._noise(x_l, self.num_samples), training
         )
-        unlabeled = bounds.unlabeled_bound(
-            *self.unlabeled_terms(x_u, self._noise(x_u, self.num_samples, self.num_classes),
-                                  training)
-        )
+        unlabeled = self.unlabeled_bound(x_u, training=training)
         loss = bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha)
         if self.weight_prior > 0:
             loss += self.weight_prior * bounds.weight_penalty(

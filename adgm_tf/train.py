@@ -99,6 +99,9 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
     return keras.optimizers.Adam(rate, global_clipnorm=config.get("global_clipnorm") or None)
 
 
+NON_FINITE_POLICIES = ("stop", "rollback")
+
+
 class NonFiniteGuard(keras.callbacks.Callback):
     """Acts when the training loss becomes NaN or infinite.
 
@@ -110,7 +113,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def __init__(self, weights_path: str, policy: str = "stop", max_rollbacks: int = 3):
         super().__init__()
-        if policy not in ("stop", "rollback"):
+        if policy not in NON_FINITE_POLICIES:
             raise ValueError(f"on_non_finite must be 'stop' or 'rollback'; got {policy!r}.")
         self.weights_path = weights_path
         self.policy = policy
@@ -169,7 +172,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
-    if config.get("on_non_finite", "stop") not in ("stop", "rollback"):
+    if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
         problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
     if config.get("dtype_policy", "float32") not in ("float32", "mixed_bfloat16"):
         problems.append(
@@ -273,10 +276,16 @@ def _semi_supervised_figures(model: DeepGenerativeModel, data, history, workdir:
             data.x_unlabeled, data.x_labeled, os.path.join(workdir, "decision_boundary.png"),
             title=f"{name}: q(y=1|x)",
         )
-    if model.q_a is not None:
-        a_mean = model.q_a({"x": tf.constant(data.x_test)}, training=False).mean().numpy()
-        plots.principal_components(a_mean, data.y_test, os.path.join(workdir, "pca_a.png"),
-                                   title=f"{name}: PCA of E[a|x], test set")
+    auxiliary_pca_figure(model, data.x_test, data.y_test, os.path.join(workdir, "pca_a.png"))
+
+
+def auxiliary_pca_figure(model: DeepGenerativeModel, x, y, path: str) -> str | None:
+    """PCA of E[a|x] coloured by class (Figs. 2d, 4b); None for a model without `a`."""
+    a_mean = latents.auxiliary_means(model, x)
+    if a_mean is None:
+        return None
+    return plots.principal_components(a_mean.numpy(), y, path,
+                                      title=f"{type(model).__name__}: PCA of E[a|x], test set")
 
 
 def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:

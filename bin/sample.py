@@ -10,7 +10,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from adgm_tf import evaluation, plots
+from adgm_tf import evaluation
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train.py.")
 _NUM_ROWS = flags.DEFINE_integer("num_rows", 8, "Samples of z, each decoded under every class.")
@@ -25,15 +25,8 @@ def main(argv):
     _, data, model = evaluation.load_trained(_WORKDIR.value)
     samples = evaluation.class_samples(model, _NUM_ROWS.value, _SEED.value)
     np.save(os.path.join(_WORKDIR.value, "samples.npy"), samples)
-    png = os.path.join(_WORKDIR.value, "samples.png")
-    if data.input_dim == 2:
-        classes = np.tile(np.arange(model.num_classes), _NUM_ROWS.value)
-        plots.scatter_classes(samples.reshape(-1, 2), classes, png, "samples of p(x|y,z) by class")
-    else:
-        plots.image_grid(evaluation.as_images(samples, data), png,
-                         "z ~ p(z) (rows) decoded under each class (columns)",
-                         column_labels=[str(k) for k in range(model.num_classes)])
-    print(png)
+    print(evaluation.class_samples_figure(model, data, samples,
+                                          os.path.join(_WORKDIR.value, "samples.png")))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import shutil
 import ml_collections
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from adgm_tf import datasets, mnist
 from adgm_tf.configs import mnist_adgm
