@@ -100,9 +100,12 @@ class MLP(keras.layers.Layer):
                 f"{self.name} expects {len(self.input_dims)} inputs, got {len(inputs)}."
             )
         h = self.bias
-        for v, start, stop in zip(inputs, self._offsets[:-1], self._offsets[1:]):
+        # One block of rows per input; the gradient of a split is a cheap concatenation (that
+        # of a slice is a kernel-sized scatter per input).
+        kernels = tf.split(self.kernel, self.input_dims, axis=0) if len(inputs) > 1 else [self.kernel]
+        for v, kernel in zip(inputs, kernels):
             v = ops.cast(v, self.compute_dtype)  # bfloat16 under a mixed-precision policy
-            h = h + on_rows(lambda r: ops.matmul(r, self.kernel[start:stop]), v)  # [..., H]
+            h = h + on_rows(lambda r: ops.matmul(r, kernel), v)  # [..., H]
         # The broadcast sum is the only tensor with every leading axis; from here on one
         # [rows, H] matrix goes through the layers.
         rows = tf.reshape(h, (-1, self.hidden_sizes[0]))

@@ -156,8 +156,8 @@ def finished_epochs(workdir: str) -> int:
 
 
 # Keys a resumed run may change; any other difference means a different run.
-RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "eval_batch_size",
-                  "on_non_finite")
+RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile",
+                  "eval_batch_size", "on_non_finite")
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -236,7 +236,8 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch))
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch),
+                  jit_compile=bool(config.get("jit_compile", False)))
     train = semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,

@@ -227,3 +227,42 @@ def test_weight_prior_adds_the_penalty_to_the_loss():
     # the two models draw different noise streams only if seeding failed
     expected = 0.01 * 0.5 * sum(float(tf.reduce_sum(w**2)) for w in kernels)
     assert float(with_prior - base) == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shared_work_step_equals_the_straightforward_step(name):
+    """The step's objective and gradients, with x and a projected once per example and
+    broadcast over the classes, equal those of a straightforward step that runs q(z|a,y,x),
+    p(a|.) and p(x|.) on every unlabeled example once per class with an observed label
+    (same noise; float32, rtol 1e-4). Without batch norm: its statistics are per call."""
+    model = _model(name, num_samples=2, classification_weight=2.0)
+    x_l, y_l, x_u = _x(4), tf.constant([0, 1, 2, 0]), _x(5, seed=1)
+    noise_l, (eps_a, eps_z) = model._noise(x_l, 2), model._noise(x_u, 2, 3)
+
+    def shared():
+        labeled, class_ll = model.labeled_terms(x_l, y_l, noise_l, training=True)
+        unlabeled = model.unlabeled_bound(x_u, training=True, noise=(eps_a, eps_z))
+        return bounds.semi_supervised_objective(labeled, unlabeled, class_ll, 2.0)
+
+    def straightforward():
+        labeled, class_ll = model.labeled_terms(x_l, y_l, noise_l, training=True)
+        a, log_qa = model.auxiliary(x_u, eps_a, training=True)
+        log_qy = model.class_log_probs(x_u, a, training=True)  # [S or 1, B, K]
+        per_class = []
+        for k in range(3):
+            y = tf.one_hot(tf.fill([5], k), 3)  # x and a tiled against one class at a time
+            log_w = model.log_weight(x_u, y, a, log_qa, eps_z[k], training=True)  # [S, B]
+            per_class.append(tf.exp(log_qy[..., k]) * (log_w - log_qy[..., k]))
+        unlabeled = tf.reduce_mean(tf.add_n(per_class), axis=0)  # [B]
+        return bounds.semi_supervised_objective(labeled, unlabeled, class_ll, 2.0)
+
+    results = []
+    for step in (shared, straightforward):
+        with tf.GradientTape() as tape:
+            loss = step()
+        results.append((loss, tape.gradient(loss, model.trainable_variables)))
+    (loss, grads), (loss_ref, grads_ref) = results
+    np.testing.assert_allclose(loss, loss_ref, rtol=1e-4)
+    assert len(grads) == len(grads_ref) > 0
+    for g, g_ref, v in zip(grads, grads_ref, model.trainable_variables):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5, err_msg=v.path)

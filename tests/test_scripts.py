@@ -25,6 +25,12 @@ SMOKE_RUNS = {
          "--config.steps_per_epoch=20", "--config.num_eval_samples=1000",
          "--config.progress_bar=False"],
     ],
+    # Two tiny cases in fresh processes; the workdir receives benchmark.json.
+    "benchmark.py": [
+        ["--models=adgm,m2", "--input_dims=12", "--num_samples=2", "--dtype_policies=float32",
+         "--steps=2", "--warmup_steps=1", "--num_unlabeled=200", "--peak_size=0",
+         '--overrides={"hidden_sizes": [8, 8], "a_dim": 3, "z_dim": 2}'],
+    ],
     # These read a trained run: the `trained_mnist` workdir below.
     "evaluate.py": [["--iw_samples=3", "--batch_size=40"]],
     "plots.py": [["--num_examples=60"]],
@@ -79,6 +85,15 @@ def test_script_runs(script, args, tmp_path, request):
         return
     result = _run(script, args, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    if script == "benchmark.py":
+        report = json.loads((tmp_path / "benchmark.json").read_text())
+        assert [c["model"] for c in report["cases"]] == ["adgm", "m2"]
+        for case in report["cases"]:
+            assert case["ms_per_step"] > 0 and case["timed_steps"] == 2 and case["loss_finite"]
+            assert case["train_gflop"] > 0 and case["peak_memory_mb"] > 0
+        assert report["matmul_gflops"]["float32:2000"] > 0  # K * S * B_u rows
+        assert "| adgm D=12 S=2 fp32 |" in result.stdout
+        return
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "config.json").exists()
     if "potential" in args[0]:
@@ -113,6 +128,14 @@ def trained_mnist(tmp_path_factory):
 def test_evaluate_refuses_a_workdir_without_a_run(tmp_path):
     result = _run("evaluate.py", [], tmp_path)
     assert result.returncode != 0 and "does not hold a trained run" in result.stderr
+
+
+def test_benchmark_refuses_bad_flags(tmp_path):
+    result = _run("benchmark.py", ["--models=vae"], tmp_path)
+    assert result.returncode != 0 and "Unknown model or dtype policy" in result.stderr
+    result = _run("benchmark.py", ["--overrides={\"num_epoch\": 3}", "--input_dims=4"],
+                  tmp_path)
+    assert result.returncode != 0 and "num_epoch" in result.stderr
 
 
 def test_unknown_config_key_is_refused(tmp_path):

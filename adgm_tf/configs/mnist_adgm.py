@@ -67,7 +67,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.lr_decay_factor = 0.75  # times this every lr_decay_epochs (1 disables)
     config.lr_decay_epochs = 200
     config.global_clipnorm = 5.0  # 0 or None disables clipping
-    config.dtype_policy = "float32"  # "mixed_bfloat16": bf16 matrix products (BUILD.md)
+    config.dtype_policy = "float32"  # "mixed_bfloat16": bf16 matrix products (BENCHMARKS.md)
+    config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 100  # labeled examples per step: all of them
     config.num_epochs = 1000

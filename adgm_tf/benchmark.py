@@ -1,0 +1,280 @@
+"""Throughput of training: the FLOPs of a step counted from the layer sizes, the machine's
+matrix-product rate, and steady-state steps through `model.fit` (used by bin/benchmark.py).
+
+Counting. Every network is an MLP whose first layer projects each input separately and adds
+the projections by broadcasting (`networks.MLP`). Its multiply-adds in one pass are
+
+    sum_i rows(v_i) * dim(v_i) * H_1  +  rows(out) * (H_1 H_2 + ... + H_M * head width)
+
+where rows() counts the leading elements of a tensor: x has B rows, a has S*B, an observed y
+has B and the enumerated y has K, z has S*B (labeled) or K*S*B (unlabeled), and the output
+has the broadcast of its inputs' leading shapes. A Gaussian head has width 2 * event size.
+A training step runs the labeled and the unlabeled pass; its backward pass is counted as twice
+the forward (gradients with respect to the weights and to the layer inputs), so a step costs
+3 x 2 x the multiply-adds in FLOPs. Element-wise work, batch normalisation and the optimizer
+are not counted.
+
+Each case runs in a fresh process (`python -m adgm_tf.benchmark CASE_JSON`), so its peak
+resident memory is its own and one case's compiled functions do not slow the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One configuration to time: the config's recipe with these fields overridden."""
+
+    model: str  # a key of models.MODELS
+    input_dim: int  # features of x (MNIST: 444 or 784)
+    num_samples: int  # Monte Carlo samples S
+    dtype_policy: str = "float32"
+    jit_compile: bool = False
+
+    @property
+    def label(self) -> str:
+        xla = " xla" if self.jit_compile else ""
+        dtype = "bf16" if self.dtype_policy == "mixed_bfloat16" else "fp32"
+        return f"{self.model} D={self.input_dim} S={self.num_samples} {dtype}{xla}"
+
+
+# ---------------------------------------------------------------------------- counting
+
+
+def _leading_shapes(num_classes: int, num_samples: int, batch: int, enumerated: bool):
+    """Leading shape (K, S, B) of every variable in one pass; 1 where an axis is absent."""
+    k = num_classes if enumerated else 1
+    return {
+        "x": (1, 1, batch),
+        "y": (k, 1, 1) if enumerated else (1, 1, batch),
+        "a": (1, num_samples, batch),
+        "z": (k, num_samples, batch),
+    }
+
+
+def network_macs(network, shapes: dict[str, tuple[int, int, int]]) -> int:
+    """Multiply-adds of one `StochasticNetwork` pass given its inputs' leading shapes."""
+    names = network.input_names
+    hidden = network.mlp.hidden_sizes
+    first = sum(
+        int(np.prod(shapes[n])) * d * hidden[0] for n, d in zip(names, network.mlp.input_dims)
+    )
+    out_rows = int(np.prod(np.max([shapes[n] for n in names], axis=0)))
+    head = network.head.event_size * (2 if network.head.kind == "gaussian" else 1)
+    widths = list(hidden) + [head]
+    return first + out_rows * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def step_flops(model, labeled_batch: int, unlabeled_batch: int) -> dict[str, int]:
+    """FLOPs of one training step of a `DeepGenerativeModel` (see the module docstring)."""
+    networks = [n for n in (model.q_a, model.q_y, model.q_z, model.p_a, model.p_x) if n]
+    macs = 0
+    for batch, enumerated in ((labeled_batch, False), (unlabeled_batch, True)):
+        shapes = _leading_shapes(model.num_classes, model.num_samples, batch, enumerated)
+        macs += sum(network_macs(n, shapes) for n in networks)
+    return {"forward_flops": 2 * macs, "train_flops": 6 * macs}
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+def matmul_rate(rows: int, width: int, dtype: str = "float32", seconds: float = 1.0) -> float:
+    """GFLOP/s of [rows, width] x [width, width] products chained 10 deep in a tf.function:
+    the best call within `seconds` (other work on the machine only slows calls down)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w = tf.constant(np.linalg.qr(rng.normal(size=(width, width)))[0], tf.float32)
+    x = tf.constant(rng.normal(size=(rows, width)), tf.float32)
+    w, x = tf.cast(w, dtype), tf.cast(x, dtype)  # orthogonal w keeps the values bounded
+    depth = 10
+
+    @tf.function
+    def chain(x):
+        for _ in range(depth):
+            x = tf.matmul(x, w)
+        return x[0, 0]
+
+    chain(x).numpy()
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline or best == 0.0:  # the best of repeated calls
+        start = time.perf_counter()
+        chain(x).numpy()
+        best = max(best, 2.0 * rows * width * width * depth / (time.perf_counter() - start))
+    return best / 1e9
+
+
+def _synthetic_data(input_dim: int, num_unlabeled: int, labels_per_class: int, seed: int = 0):
+    """Grey-level images in [0, 1] of MNIST's sizes: 10 classes, `labels_per_class` labels."""
+    from adgm_tf.datasets import SemiSupervisedData
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(num_unlabeled, input_dim)).astype(np.float32)
+    y = np.arange(num_unlabeled, dtype=np.int32) % 10
+    labeled = np.arange(10 * labels_per_class)
+    return SemiSupervisedData(
+        x_labeled=x[labeled], y_labeled=y[labeled], x_unlabeled=x,
+        x_test=x[:100], y_test=y[:100], num_classes=10, likelihood="bernoulli",
+    )
+
+
+def time_case(config, case: Case, warmup_steps: int, steps: int,
+              num_unlabeled: int = 60_000) -> dict[str, Any]:
+    """Trains `case` through model.fit on synthetic MNIST-sized data; times each step.
+
+    Returns the median and mean milliseconds of the `steps` steps after `warmup_steps`,
+    seconds per epoch, unlabeled examples per second, FLOPs, and the process's peak memory.
+    """
+    import keras
+    import tensorflow as tf
+
+    from adgm_tf import input_pipeline, train
+    from adgm_tf.models import ARCHITECTURES
+
+    config = config.copy_and_resolve_references()
+    config.model = case.model
+    if ARCHITECTURES[case.model].auxiliary != "stochastic":
+        config.p_a_inputs = None  # no p(a|.) in this model
+    config.num_samples = case.num_samples
+    config.dtype_policy = case.dtype_policy
+    config.jit_compile = case.jit_compile
+    train.check_config(config)
+    keras.utils.set_random_seed(config.seed)
+    data = _synthetic_data(case.input_dim, num_unlabeled, config.data.labels_per_class)
+    steps_per_epoch = len(data.x_unlabeled) // config.batch_size
+    model = train.build_model(config, data)
+    model.compile(optimizer=train.build_optimizer(config, steps_per_epoch),
+                  jit_compile=case.jit_compile)
+    dataset = input_pipeline.semi_supervised_dataset(
+        data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
+        labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
+        seed=config.seed, binarize=config.data.binarize, first_epoch=0,
+    )
+    stamps: list[float] = []
+    timer = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
+              verbose=0)
+    wall = time.perf_counter() - start
+    step_s = np.diff(stamps)[warmup_steps - 1:]  # the intervals of the timed steps
+    labeled_batch = min(config.labeled_batch_size, len(data.x_labeled))
+    flops = step_flops(model, labeled_batch, config.batch_size)
+    median = float(np.median(step_s))
+    return {
+        **dataclasses.asdict(case),
+        "label": case.label,
+        "ms_per_step": 1e3 * median,
+        "ms_per_step_mean": 1e3 * float(np.mean(step_s)),
+        "ms_per_step_min": 1e3 * float(np.min(step_s)),
+        "timed_steps": int(len(step_s)),
+        "s_per_epoch": median * steps_per_epoch,
+        "unlabeled_examples_per_s": config.batch_size / median,
+        "train_gflop": flops["train_flops"] / 1e9,
+        "achieved_gflops": flops["train_flops"] / median / 1e9,
+        "unlabeled_rows": model.num_classes * case.num_samples * config.batch_size,
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "fit_wall_s": wall,
+        "loss_finite": bool(np.isfinite(float(model.trackers["loss"].result()))),
+        "tensorflow": tf.__version__,
+    }
+
+
+def run_case_in_subprocess(config_path: str, overrides: dict[str, Any], case: Case,
+                           warmup_steps: int, steps: int, num_unlabeled: int = 60_000,
+                           timeout: float = 3600) -> dict:
+    """`time_case` in a fresh Python process; returns its result."""
+    request = dict(config=config_path, overrides=overrides, case=dataclasses.asdict(case),
+                   warmup_steps=warmup_steps, steps=steps, num_unlabeled=num_unlabeled)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-m", "adgm_tf.benchmark", json.dumps(request)],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"Benchmark case {case.label} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def load_config(path: str, overrides: dict[str, Any]):
+    """The config file at `path` with dotted-key overrides applied."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    for key, value in overrides.items():
+        node = config
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        if leaf not in node:
+            raise ValueError(f"Unknown config key {key!r} in the overrides.")
+        node[leaf] = value
+    return config
+
+
+def machine() -> dict[str, Any]:
+    """What ran the benchmark: CPU model, cores, memory, TensorFlow."""
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_gb, 1),
+            "gpus": len(tf.config.list_physical_devices("GPU")), "tensorflow": tf.__version__,
+            "python": platform.python_version()}
+
+
+def markdown_table(cases: list[dict], rates: dict[str, float]) -> str:
+    """One row per case; the last column divides the achieved rate by the matmul rate at the
+    case's unlabeled size in its dtype (`rates` keyed by `rate_key`)."""
+    lines = [
+        "| case | ms/step | s/epoch | unlabeled ex/s | GFLOP/step | GFLOP/s | of matmul rate "
+        "| peak MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        rate = rates.get(rate_key(c["dtype_policy"], c["unlabeled_rows"]))
+        share = f"{100 * c['achieved_gflops'] / rate:.0f}%" if rate else "-"
+        lines.append(
+            f"| {c['label']} | {c['ms_per_step']:.1f} | {c['s_per_epoch']:.1f} "
+            f"| {c['unlabeled_examples_per_s']:.0f} | {c['train_gflop']:.2f} "
+            f"| {c['achieved_gflops']:.0f} | {share} | {c['peak_memory_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def rate_key(dtype_policy: str, rows: int) -> str:
+    return f"{'bfloat16' if dtype_policy == 'mixed_bfloat16' else 'float32'}:{rows}"
+
+
+def _child(request_json: str) -> None:
+    request = json.loads(request_json)
+    config = load_config(request["config"], request["overrides"])
+    result = time_case(config, Case(**request["case"]), request["warmup_steps"],
+                       request["steps"], request["num_unlabeled"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
