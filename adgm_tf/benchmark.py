@@ -44,12 +44,14 @@ class Case:
     num_samples: int  # Monte Carlo samples S
     dtype_policy: str = "float32"
     jit_compile: bool = False
+    share_work: bool = True  # False: the straightforward step, inputs tiled per class
 
     @property
     def label(self) -> str:
         xla = " xla" if self.jit_compile else ""
+        tiled = "" if self.share_work else " tiled"
         dtype = "bf16" if self.dtype_policy == "mixed_bfloat16" else "fp32"
-        return f"{self.model} D={self.input_dim} S={self.num_samples} {dtype}{xla}"
+        return f"{self.model} D={self.input_dim} S={self.num_samples} {dtype}{xla}{tiled}"
 
 
 # ---------------------------------------------------------------------------- counting
@@ -80,12 +82,19 @@ def network_macs(network, shapes: dict[str, tuple[int, int, int]]) -> int:
 
 
 def step_flops(model, labeled_batch: int, unlabeled_batch: int) -> dict[str, int]:
-    """FLOPs of one training step of a `DeepGenerativeModel` (see the module docstring)."""
-    networks = [n for n in (model.q_a, model.q_y, model.q_z, model.p_a, model.p_x) if n]
+    """FLOPs of one training step of a `DeepGenerativeModel` (see the module docstring).
+
+    With `model.share_work` off, q(z|a,y,x), p(a|.) and p(x|.) see every unlabeled input
+    tiled to K * S * B rows."""
+    per_example = [n for n in (model.q_a, model.q_y) if n]
+    per_class = [n for n in (model.q_z, model.p_a, model.p_x) if n]
     macs = 0
     for batch, enumerated in ((labeled_batch, False), (unlabeled_batch, True)):
         shapes = _leading_shapes(model.num_classes, model.num_samples, batch, enumerated)
-        macs += sum(network_macs(n, shapes) for n in networks)
+        macs += sum(network_macs(n, shapes) for n in per_example)
+        if enumerated and not model.share_work:
+            shapes = {name: shapes["z"] for name in shapes}  # all tiled to (K, S, B)
+        macs += sum(network_macs(n, shapes) for n in per_class)
     return {"forward_flops": 2 * macs, "train_flops": 6 * macs}
 
 
@@ -157,6 +166,7 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     data = _synthetic_data(case.input_dim, num_unlabeled, config.data.labels_per_class)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
     model = train.build_model(config, data)
+    model.share_work = case.share_work
     model.compile(optimizer=train.build_optimizer(config, steps_per_epoch),
                   jit_compile=case.jit_compile)
     dataset = input_pipeline.semi_supervised_dataset(

@@ -91,6 +91,9 @@ class DeepGenerativeModel(keras.Model):
         N(0, 1) prior on the weights divided by N when weight_prior = 1 / N (the authors'
         code). 0 disables it.
       seed: seed of the model's noise.
+      share_work: project x and a once per example and broadcast them over the classes
+        (default). False tiles them once per class, the straightforward evaluation: the
+        same bound at more cost, kept as the reference for tests and benchmarks.
       dtype: a Keras dtype policy; "mixed_bfloat16" runs the networks' matrix products in
         bfloat16 with float32 weights, distributions and bound.
 
@@ -116,6 +119,7 @@ class DeepGenerativeModel(keras.Model):
         head_init_std: float | None = None,
         weight_prior: float = 0.0,
         seed: int | None = 0,
+        share_work: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -155,7 +159,9 @@ class DeepGenerativeModel(keras.Model):
             classification_weight=float(classification_weight), batch_norm=bool(batch_norm),
             p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
             head_init_std=head_init_std, weight_prior=float(weight_prior), seed=seed,
+            share_work=bool(share_work),
         )
+        self.share_work = bool(share_work)
         self.input_dim = int(input_dim)
         self.num_classes = int(num_classes)
         self.a_dim = int(a_dim)
@@ -292,7 +298,14 @@ class DeepGenerativeModel(keras.Model):
         classes = tf.eye(self.num_classes)[:, None, None, :]  # [K, 1, 1, K]
         if eps_z.shape.rank == 3:  # one z per sample, shared by the classes
             eps_z = eps_z[None]
-        log_w = self.log_weight(x, classes, a, log_qa, eps_z, training)  # [K, S, B]
+        x_in, a_in = x, a
+        if not self.share_work:  # reference: every input tiled to one row per (k, s, b)
+            lead = tf.stack([self.num_classes, tf.shape(eps_z)[1], tf.shape(x)[0]])
+            x_in = tf.broadcast_to(x, tf.concat([lead, tf.shape(x)[-1:]], 0))
+            classes = tf.broadcast_to(classes, tf.concat([lead, [self.num_classes]], 0))
+            if a is not None:
+                a_in = tf.broadcast_to(a, tf.concat([lead, tf.shape(a)[-1:]], 0))
+        log_w = self.log_weight(x_in, classes, a_in, log_qa, eps_z, training)  # [K, S, B]
         log_qy = tf.transpose(self.class_log_probs(x, a, training), [2, 0, 1])  # [K, S, B]
         return log_w, log_qy
 

@@ -2,9 +2,9 @@
 
 In one run: the machine's matrix-product rate (float32 and bfloat16, at each case's size and
 at a large size), then steady-state training steps through model.fit of every combination of
---models, --input_dims, --num_samples, --dtype_policies and --xla, each in a fresh process on
-synthetic MNIST-sized data, with the recipe of --config. Prints a table and writes
-DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
+--models, --input_dims, --num_samples, --dtype_policies, --xla and --share_work, each in a
+fresh process on synthetic MNIST-sized data, with the recipe of --config. Prints a table and
+writes DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
 """
 
 import itertools
@@ -27,6 +27,9 @@ _INPUT_DIMS = flags.DEFINE_list("input_dims", ["444", "784"], "Input sizes.")
 _NUM_SAMPLES = flags.DEFINE_list("num_samples", ["1", "5"], "Monte Carlo samples.")
 _DTYPES = flags.DEFINE_list("dtype_policies", list(benchmark.DTYPE_POLICIES), "Keras policies.")
 _XLA = flags.DEFINE_list("xla", ["false"], "jit_compile settings: false, true or both.")
+_SHARE_WORK = flags.DEFINE_list(
+    "share_work", ["true"],
+    "true: x and a projected once per example; false: the straightforward step, tiled per class.")
 _WARMUP = flags.DEFINE_integer("warmup_steps", 10, "Steps before timing (tracing, caches).")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per case.")
 _NUM_UNLABELED = flags.DEFINE_integer("num_unlabeled", 60_000,
@@ -36,10 +39,12 @@ _PEAK_SIZE = flags.DEFINE_integer("peak_size", 4096, "Size of the large matmul (
 
 def _parse_flags():
     try:
+        boolean = {"false": False, "true": True}
         cases = [
-            benchmark.Case(m, int(d), int(s), p, {"false": False, "true": True}[x.lower()])
-            for m, d, s, p, x in itertools.product(
-                _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value)
+            benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()])
+            for m, d, s, p, x, w in itertools.product(
+                _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value,
+                _SHARE_WORK.value)
         ]
         overrides = json.loads(_OVERRIDES.value)
     except (ValueError, KeyError) as e:

@@ -49,9 +49,10 @@ def _graph_matmul_flops(fn, *args) -> int:
     return total
 
 
+@pytest.mark.parametrize("share_work", [True, False])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_step_flops_match_the_products_the_model_runs(name):
-    model = _model(name, hidden_sizes=(6, 5))
+def test_step_flops_match_the_products_the_model_runs(name, share_work):
+    model = _model(name, hidden_sizes=(6, 5), share_work=share_work)
     data = {"x_labeled": tf.random.uniform([4, 5], seed=1), "y_labeled": tf.constant([0, 1, 2, 0]),
             "x_unlabeled": tf.random.uniform([7, 5], seed=2)}
     traced = _graph_matmul_flops(lambda d: model.compute_loss_terms(d)["loss"], data)

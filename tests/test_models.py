@@ -234,7 +234,8 @@ def test_shared_work_step_equals_the_straightforward_step(name):
     """The step's objective and gradients, with x and a projected once per example and
     broadcast over the classes, equal those of a straightforward step that runs q(z|a,y,x),
     p(a|.) and p(x|.) on every unlabeled example once per class with an observed label
-    (same noise; float32, rtol 1e-4). Without batch norm: its statistics are per call."""
+    (same noise; float32, rtol 1e-4), and those of the model's tiled reference path
+    (share_work=False). Without batch norm: its statistics are per call."""
     model = _model(name, num_samples=2, classification_weight=2.0)
     x_l, y_l, x_u = _x(4), tf.constant([0, 1, 2, 0]), _x(5, seed=1)
     noise_l, (eps_a, eps_z) = model._noise(x_l, 2), model._noise(x_u, 2, 3)
@@ -256,13 +257,21 @@ def test_shared_work_step_equals_the_straightforward_step(name):
         unlabeled = tf.reduce_mean(tf.add_n(per_class), axis=0)  # [B]
         return bounds.semi_supervised_objective(labeled, unlabeled, class_ll, 2.0)
 
+    def tiled():  # the model's own reference path: x and a tiled once per class
+        model.share_work = False
+        try:
+            return shared()
+        finally:
+            model.share_work = True
+
     results = []
-    for step in (shared, straightforward):
+    for step in (shared, straightforward, tiled):
         with tf.GradientTape() as tape:
             loss = step()
         results.append((loss, tape.gradient(loss, model.trainable_variables)))
-    (loss, grads), (loss_ref, grads_ref) = results
-    np.testing.assert_allclose(loss, loss_ref, rtol=1e-4)
-    assert len(grads) == len(grads_ref) > 0
-    for g, g_ref, v in zip(grads, grads_ref, model.trainable_variables):
-        np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5, err_msg=v.path)
+    (loss, grads), *references = results
+    for loss_ref, grads_ref in references:
+        np.testing.assert_allclose(loss, loss_ref, rtol=1e-4)
+        assert len(grads) == len(grads_ref) > 0
+        for g, g_ref, v in zip(grads, grads_ref, model.trainable_variables):
+            np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5, err_msg=v.path)
