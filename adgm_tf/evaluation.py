@@ -21,8 +21,11 @@ from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model
 from adgm_tf.workdir import read_history
 
 
-def load_trained(workdir: str):
-    """(config, data, model) of the run in `workdir`, with the weights of its last epoch."""
+def load_trained(workdir: str, dtype_policy: str | None = None):
+    """(config, data, model) of the run in `workdir`, with the weights of its last epoch.
+
+    dtype_policy: evaluate in this precision ("float32" or "mixed_bfloat16") instead of the
+    one the run trained with."""
     config_path = os.path.join(workdir, "config.json")
     weights_path = os.path.join(workdir, WEIGHTS_FILE)
     for path in (config_path, weights_path):
@@ -35,6 +38,11 @@ def load_trained(workdir: str):
         config = ml_collections.ConfigDict(json.load(f))
     if config.trainer != "semi_supervised":
         raise ValueError(f"{workdir} holds a {config.trainer!r} run; this needs a classifier.")
+    if dtype_policy is not None:
+        if dtype_policy not in ("float32", "mixed_bfloat16"):
+            raise ValueError(
+                f"dtype_policy must be 'float32' or 'mixed_bfloat16', got {dtype_policy!r}.")
+        config.dtype_policy = dtype_policy
     data = datasets.load(config.dataset, config.data)
     model = build_model(config, data)
     model.load_weights(weights_path)
@@ -122,7 +130,8 @@ def class_samples_figure(model: DeepGenerativeModel, data, samples: np.ndarray, 
                             column_labels=[str(k) for k in range(model.num_classes)])
 
 
-def evaluate_workdir(workdir: str, **kwargs: Any) -> dict[str, float]:
-    """`evaluate` on the test set of the run in `workdir`."""
-    _, data, model = load_trained(workdir)
+def evaluate_workdir(workdir: str, dtype_policy: str | None = None,
+                     **kwargs: Any) -> dict[str, float]:
+    """`evaluate` on the test set of the run in `workdir` (in `dtype_policy` if given)."""
+    _, data, model = load_trained(workdir, dtype_policy)
     return evaluate(model, data.x_test, data.y_test, **kwargs)

@@ -17,6 +17,10 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train
 _IW_SAMPLES = flags.DEFINE_integer("iw_samples", 10, "Samples of the importance-weighted bound.")
 _BOUND_SAMPLES = flags.DEFINE_integer("bound_samples", 1, "Monte Carlo samples of -U(x).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Test examples per batch.")
+_DTYPE_POLICY = flags.DEFINE_enum(
+    "dtype_policy", None, ["float32", "mixed_bfloat16"],
+    "Evaluate in this precision instead of the run's (e.g. to measure bf16's effect).")
+_OUTPUT = flags.DEFINE_string("output", "evaluation.json", "File name written in --workdir.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -27,9 +31,9 @@ def main(argv):
             raise app.UsageError(f"--{name} must be a positive integer.")
     result = evaluation.evaluate_workdir(
         _WORKDIR.value, bound_samples=_BOUND_SAMPLES.value, iw_samples=_IW_SAMPLES.value,
-        batch_size=_BATCH_SIZE.value,
+        batch_size=_BATCH_SIZE.value, dtype_policy=_DTYPE_POLICY.value,
     )
-    write_json(os.path.join(_WORKDIR.value, "evaluation.json"), result)
+    write_json(os.path.join(_WORKDIR.value, _OUTPUT.value), result)
     print(json.dumps(result, indent=2))
 
 

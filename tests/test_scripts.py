@@ -32,7 +32,9 @@ SMOKE_RUNS = {
          '--overrides={"hidden_sizes": [8, 8], "a_dim": 3, "z_dim": 2}'],
     ],
     # These read a trained run: the `trained_mnist` workdir below.
-    "evaluate.py": [["--iw_samples=3", "--batch_size=40"]],
+    "evaluate.py": [["--iw_samples=3", "--batch_size=40"],
+                    ["--iw_samples=2", "--dtype_policy=mixed_bfloat16",
+                     "--output=evaluation_bf16.json"]],
     "plots.py": [["--num_examples=60"]],
     "sample.py": [["--num_rows=3"]],
     "export.py": [["--export_dir=EXPORT"]],
@@ -72,6 +74,12 @@ def test_script_runs(script, args, tmp_path, request):
         elif script == "sample.py":
             assert np.load(workdir / "samples.npy").shape[:2] == (3, 10)  # [rows, classes, D]
             assert (workdir / "samples.png").exists()
+        elif script == "evaluate.py" and "--dtype_policy=mixed_bfloat16" in args:
+            evaluation = json.loads((workdir / "evaluation_bf16.json").read_text())
+            trained = json.loads((workdir / "metrics.json").read_text())
+            # bf16 products on the float32 weights: close to the float32 run's numbers
+            assert evaluation["test_bound"] == pytest.approx(trained["test_bound"], rel=0.01)
+            assert abs(evaluation["test_error"] - trained["test_error"]) <= 0.05
         elif script == "evaluate.py":
             evaluation = json.loads((workdir / "evaluation.json").read_text())
             trained = json.loads((workdir / "metrics.json").read_text())
