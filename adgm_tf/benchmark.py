@@ -14,8 +14,9 @@ the forward (gradients with respect to the weights and to the layer inputs), so 
 3 x 2 x the multiply-adds in FLOPs. Element-wise work, batch normalisation and the optimizer
 are not counted.
 
-Each case runs in a fresh process (`python -m adgm_tf.benchmark CASE_JSON`), so its peak
-resident memory is its own and one case's compiled functions do not slow the next.
+Each case runs in a fresh process (`python -m adgm_tf.benchmark REQUEST_JSON`, the config
+travelling as JSON), so its peak resident memory is its own and one case's compiled functions
+do not slow the next.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import sys
 import time
 from typing import Any
 
+import ml_collections
 import numpy as np
 
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+NUM_CLASSES = 10  # the synthetic data's classes, as MNIST's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Case:
     def label(self) -> str:
         xla = " xla" if self.jit_compile else ""
         tiled = "" if self.share_work else " tiled"
-        dtype = "bf16" if self.dtype_policy == "mixed_bfloat16" else "fp32"
+        dtype = {"bfloat16": "bf16", "float32": "fp32"}[compute_dtype(self.dtype_policy)]
         return f"{self.model} D={self.input_dim} S={self.num_samples} {dtype}{xla}{tiled}"
 
 
@@ -128,16 +130,17 @@ def matmul_rate(rows: int, width: int, dtype: str = "float32", seconds: float = 
 
 
 def _synthetic_data(input_dim: int, num_unlabeled: int, labels_per_class: int, seed: int = 0):
-    """Grey-level images in [0, 1] of MNIST's sizes: 10 classes, `labels_per_class` labels."""
+    """Grey-level images in [0, 1] of MNIST's sizes: NUM_CLASSES classes, `labels_per_class`
+    labels each."""
     from adgm_tf.datasets import SemiSupervisedData
 
     rng = np.random.default_rng(seed)
     x = rng.uniform(size=(num_unlabeled, input_dim)).astype(np.float32)
-    y = np.arange(num_unlabeled, dtype=np.int32) % 10
-    labeled = np.arange(10 * labels_per_class)
+    y = np.arange(num_unlabeled, dtype=np.int32) % NUM_CLASSES
+    labeled = np.arange(NUM_CLASSES * labels_per_class)
     return SemiSupervisedData(
         x_labeled=x[labeled], y_labeled=y[labeled], x_unlabeled=x,
-        x_test=x[:100], y_test=y[:100], num_classes=10, likelihood="bernoulli",
+        x_test=x[:100], y_test=y[:100], num_classes=NUM_CLASSES, likelihood="bernoulli",
     )
 
 
@@ -196,7 +199,7 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         "unlabeled_examples_per_s": config.batch_size / median,
         "train_gflop": flops["train_flops"] / 1e9,
         "achieved_gflops": flops["train_flops"] / median / 1e9,
-        "unlabeled_rows": model.num_classes * case.num_samples * config.batch_size,
+        "unlabeled_rows": unlabeled_rows(case.num_samples, config.batch_size),
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "fit_wall_s": wall,
         "loss_finite": bool(np.isfinite(float(model.trackers["loss"].result()))),
@@ -204,12 +207,13 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     }
 
 
-def run_case_in_subprocess(config_path: str, overrides: dict[str, Any], case: Case,
-                           warmup_steps: int, steps: int, num_unlabeled: int = 60_000,
+def run_case_in_subprocess(config: ml_collections.ConfigDict, case: Case, warmup_steps: int,
+                           steps: int, num_unlabeled: int = 60_000,
                            timeout: float = 3600) -> dict:
     """`time_case` in a fresh Python process; returns its result."""
-    request = dict(config=config_path, overrides=overrides, case=dataclasses.asdict(case),
-                   warmup_steps=warmup_steps, steps=steps, num_unlabeled=num_unlabeled)
+    request = dict(config=json.loads(config.to_json_best_effort()),
+                   case=dataclasses.asdict(case), warmup_steps=warmup_steps, steps=steps,
+                   num_unlabeled=num_unlabeled)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         [sys.executable, "-m", "adgm_tf.benchmark", json.dumps(request)],
@@ -218,25 +222,6 @@ def run_case_in_subprocess(config_path: str, overrides: dict[str, Any], case: Ca
     if done.returncode != 0:
         raise RuntimeError(f"Benchmark case {case.label} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def load_config(path: str, overrides: dict[str, Any]):
-    """The config file at `path` with dotted-key overrides applied."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("benchmark_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        if leaf not in node:
-            raise ValueError(f"Unknown config key {key!r} in the overrides.")
-        node[leaf] = value
-    return config
 
 
 def machine() -> dict[str, Any]:
@@ -274,13 +259,25 @@ def markdown_table(cases: list[dict], rates: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def rate_key(dtype_policy: str, rows: int) -> str:
-    return f"{'bfloat16' if dtype_policy == 'mixed_bfloat16' else 'float32'}:{rows}"
+def compute_dtype(dtype_policy: str) -> str:
+    """The dtype of a Keras policy's matrix products: "float32" or "bfloat16"."""
+    import keras
 
+    return keras.DTypePolicy(dtype_policy).compute_dtype
+
+
+def unlabeled_rows(num_samples: int, unlabeled_batch: int) -> int:
+    """Rows K * S * B_u of the per-class products in one step."""
+    return NUM_CLASSES * num_samples * unlabeled_batch
+
+
+def rate_key(dtype_policy: str, rows: int) -> str:
+    """Key of `rates` for the matmul rate at `rows` rows in the policy's compute dtype."""
+    return f"{compute_dtype(dtype_policy)}:{rows}"
 
 def _child(request_json: str) -> None:
     request = json.loads(request_json)
-    config = load_config(request["config"], request["overrides"])
+    config = ml_collections.ConfigDict(request["config"])
     result = time_case(config, Case(**request["case"]), request["warmup_steps"],
                        request["steps"], request["num_unlabeled"])
     print(json.dumps(result))

@@ -17,7 +17,7 @@ import tensorflow as tf
 from adgm_tf import bounds, datasets, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
-from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model
+from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model, check_config
 from adgm_tf.workdir import read_history
 
 
@@ -39,10 +39,8 @@ def load_trained(workdir: str, dtype_policy: str | None = None):
     if config.trainer != "semi_supervised":
         raise ValueError(f"{workdir} holds a {config.trainer!r} run; this needs a classifier.")
     if dtype_policy is not None:
-        if dtype_policy not in ("float32", "mixed_bfloat16"):
-            raise ValueError(
-                f"dtype_policy must be 'float32' or 'mixed_bfloat16', got {dtype_policy!r}.")
         config.dtype_policy = dtype_policy
+        check_config(config)
     data = datasets.load(config.dataset, config.data)
     model = build_model(config, data)
     model.load_weights(weights_path)

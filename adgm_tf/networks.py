@@ -19,7 +19,6 @@ from typing import Sequence
 
 import keras
 from keras import ops
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -66,7 +65,6 @@ class MLP(keras.layers.Layer):
         self.input_dims = tuple(int(d) for d in input_dims)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.batch_norm = batch_norm
-        self._offsets = np.cumsum((0,) + self.input_dims)
         self.kernel = self.add_weight(
             shape=(sum(self.input_dims), self.hidden_sizes[0]),
             initializer="glorot_uniform",
@@ -102,7 +100,7 @@ class MLP(keras.layers.Layer):
         h = self.bias
         # One block of rows per input; the gradient of a split is a cheap concatenation (that
         # of a slice is a kernel-sized scatter per input).
-        kernels = tf.split(self.kernel, self.input_dims, axis=0) if len(inputs) > 1 else [self.kernel]
+        kernels = tf.split(self.kernel, self.input_dims) if len(inputs) > 1 else [self.kernel]
         for v, kernel in zip(inputs, kernels):
             v = ops.cast(v, self.compute_dtype)  # bfloat16 under a mixed-precision policy
             h = h + on_rows(lambda r: ops.matmul(r, kernel), v)  # [..., H]

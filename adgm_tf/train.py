@@ -100,6 +100,7 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
 
 
 NON_FINITE_POLICIES = ("stop", "rollback")
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")  # Keras dtype policies a config may name
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -174,9 +175,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             problems.append(f"{key} must be non-negative, got {config[key]}")
     if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
         problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
-    if config.get("dtype_policy", "float32") not in ("float32", "mixed_bfloat16"):
-        problems.append(
-            f"dtype_policy must be 'float32' or 'mixed_bfloat16', got {config.dtype_policy!r}")
+    if config.get("dtype_policy", "float32") not in DTYPE_POLICIES:
+        problems.append(f"dtype_policy must be one of {DTYPE_POLICIES}, got {config.dtype_policy!r}")
     if problems:
         raise ValueError("Impossible config: " + "; ".join(problems) + ".")
 

@@ -3,7 +3,8 @@
 In one run: the machine's matrix-product rate (float32 and bfloat16, at each case's size and
 at a large size), then steady-state training steps through model.fit of every combination of
 --models, --input_dims, --num_samples, --dtype_policies, --xla and --share_work, each in a
-fresh process on synthetic MNIST-sized data, with the recipe of --config. Prints a table and
+fresh process on synthetic MNIST-sized data, with the recipe of --config (default
+mnist_adgm; override any of its values, e.g. --config.batch_norm=False). Prints a table and
 writes DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
 """
 
@@ -12,20 +13,20 @@ import json
 import os
 
 from absl import app, flags
+from ml_collections import config_flags
 
 from adgm_tf import benchmark
 from adgm_tf.models import MODELS
+from adgm_tf.train import DTYPE_POLICIES
 from adgm_tf.workdir import write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for benchmark.json (optional).")
-_CONFIG = flags.DEFINE_string("config", "adgm_tf/configs/mnist_adgm.py",
-                              "Config file whose recipe every case trains.")
-_OVERRIDES = flags.DEFINE_string("overrides", "{}",
-                                 'JSON of config overrides, e.g. \'{"batch_norm": false}\'.')
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", "adgm_tf/configs/mnist_adgm.py", "Config file whose recipe every case trains.")
 _MODELS = flags.DEFINE_list("models", ["adgm", "sdgm", "m2"], "Models to time.")
 _INPUT_DIMS = flags.DEFINE_list("input_dims", ["444", "784"], "Input sizes.")
 _NUM_SAMPLES = flags.DEFINE_list("num_samples", ["1", "5"], "Monte Carlo samples.")
-_DTYPES = flags.DEFINE_list("dtype_policies", list(benchmark.DTYPE_POLICIES), "Keras policies.")
+_DTYPES = flags.DEFINE_list("dtype_policies", list(DTYPE_POLICIES), "Keras policies.")
 _XLA = flags.DEFINE_list("xla", ["false"], "jit_compile settings: false, true or both.")
 _SHARE_WORK = flags.DEFINE_list(
     "share_work", ["true"],
@@ -46,54 +47,53 @@ def _parse_flags():
                 _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value,
                 _SHARE_WORK.value)
         ]
-        overrides = json.loads(_OVERRIDES.value)
     except (ValueError, KeyError) as e:
         raise app.UsageError(f"Bad flag value: {e}")
     for c in cases:
-        if c.model not in MODELS or c.dtype_policy not in benchmark.DTYPE_POLICIES:
-            raise app.UsageError(f"Unknown model or dtype policy in {c.label}; models: "
-                                 f"{sorted(MODELS)}, dtype policies: {benchmark.DTYPE_POLICIES}.")
+        if c.model not in MODELS or c.dtype_policy not in DTYPE_POLICIES:
+            raise app.UsageError(f"Unknown model or dtype policy in {c}; models: "
+                                 f"{sorted(MODELS)}, dtype policies: {DTYPE_POLICIES}.")
         if c.input_dim < 1 or c.num_samples < 1:
             raise app.UsageError("--input_dims and --num_samples must be positive.")
-    if not os.path.isfile(_CONFIG.value):
-        raise app.UsageError(f"--config {_CONFIG.value} is not a file.")
     if _STEPS.value < 2 or _WARMUP.value < 1:
         raise app.UsageError("--steps must be at least 2 and --warmup_steps at least 1.")
-    return cases, overrides
+    return cases
 
 
 def main(argv):
     del argv
-    cases, overrides = _parse_flags()
+    cases = _parse_flags()
+    config = _CONFIG.value
     if _WORKDIR.value:
         os.makedirs(_WORKDIR.value, exist_ok=True)
-    try:
-        config = benchmark.load_config(_CONFIG.value, overrides)
-    except (ValueError, KeyError) as e:
-        raise app.UsageError(f"--overrides: {e}")
     hidden = config.hidden_sizes[-1]
-    rows = sorted({10 * c.num_samples * config.batch_size for c in cases})
-    dtypes = sorted({"bfloat16" if c.dtype_policy == "mixed_bfloat16" else "float32"
-                     for c in cases})
-    rates = {f"{d}:{r}": benchmark.matmul_rate(r, hidden, d) for d in dtypes for r in rows}
+    dtypes = sorted({benchmark.compute_dtype(c.dtype_policy) for c in cases})
+    rates = {}
+    for c in cases:
+        key = benchmark.rate_key(c.dtype_policy, benchmark.unlabeled_rows(c.num_samples,
+                                                                          config.batch_size))
+        if key not in rates:
+            dtype, rows = key.split(":")
+            rates[key] = benchmark.matmul_rate(int(rows), hidden, dtype)
     if _PEAK_SIZE.value:
         for d in dtypes:
             rates[f"{d}:peak{_PEAK_SIZE.value}"] = benchmark.matmul_rate(
                 _PEAK_SIZE.value, _PEAK_SIZE.value, d)
     print("matmul GFLOP/s ([rows, H] x [H, H], H = %d):" % hidden,
           {k: round(v) for k, v in rates.items()}, flush=True)
+    machine = benchmark.machine()
     results = []
     for i, case in enumerate(cases):
         result = benchmark.run_case_in_subprocess(
-            _CONFIG.value, overrides, case, _WARMUP.value, _STEPS.value, _NUM_UNLABELED.value)
+            config, case, _WARMUP.value, _STEPS.value, _NUM_UNLABELED.value)
         results.append(result)
         print(f"[{i + 1}/{len(cases)}] {case.label}: {result['ms_per_step']:.1f} ms/step, "
               f"{result['achieved_gflops']:.0f} GFLOP/s, peak {result['peak_memory_mb']:.0f} MB",
               flush=True)
         if _WORKDIR.value:  # a partial file survives an interrupted run
             write_json(os.path.join(_WORKDIR.value, "benchmark.json"),
-                       dict(machine=benchmark.machine(), config=_CONFIG.value,
-                            overrides=overrides, matmul_gflops=rates, cases=results))
+                       dict(machine=machine, config=json.loads(config.to_json_best_effort()),
+                            matmul_gflops=rates, cases=results))
     print(benchmark.markdown_table(results, rates))
 
 

@@ -11,6 +11,7 @@ import os
 from absl import app, flags
 
 from adgm_tf import evaluation
+from adgm_tf.train import DTYPE_POLICIES
 from adgm_tf.workdir import write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train.py.")
@@ -18,7 +19,7 @@ _IW_SAMPLES = flags.DEFINE_integer("iw_samples", 10, "Samples of the importance-
 _BOUND_SAMPLES = flags.DEFINE_integer("bound_samples", 1, "Monte Carlo samples of -U(x).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Test examples per batch.")
 _DTYPE_POLICY = flags.DEFINE_enum(
-    "dtype_policy", None, ["float32", "mixed_bfloat16"],
+    "dtype_policy", None, list(DTYPE_POLICIES),
     "Evaluate in this precision instead of the run's (e.g. to measure bf16's effect).")
 _OUTPUT = flags.DEFINE_string("output", "evaluation.json", "File name written in --workdir.")
 flags.mark_flags_as_required(["workdir"])

@@ -29,7 +29,7 @@ SMOKE_RUNS = {
     "benchmark.py": [
         ["--models=adgm,m2", "--input_dims=12", "--num_samples=2", "--dtype_policies=float32",
          "--steps=2", "--warmup_steps=1", "--num_unlabeled=200", "--peak_size=0",
-         '--overrides={"hidden_sizes": [8, 8], "a_dim": 3, "z_dim": 2}'],
+         "--config.hidden_sizes=(8, 8)", "--config.a_dim=3", "--config.z_dim=2"],
     ],
     # These read a trained run: the `trained_mnist` workdir below.
     "evaluate.py": [["--iw_samples=3", "--batch_size=40"],
@@ -141,8 +141,7 @@ def test_evaluate_refuses_a_workdir_without_a_run(tmp_path):
 def test_benchmark_refuses_bad_flags(tmp_path):
     result = _run("benchmark.py", ["--models=vae"], tmp_path)
     assert result.returncode != 0 and "Unknown model or dtype policy" in result.stderr
-    result = _run("benchmark.py", ["--overrides={\"num_epoch\": 3}", "--input_dims=4"],
-                  tmp_path)
+    result = _run("benchmark.py", ["--config.num_epoch=3", "--input_dims=4"], tmp_path)
     assert result.returncode != 0 and "num_epoch" in result.stderr
 
 
