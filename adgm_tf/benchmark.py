@@ -144,12 +144,71 @@ def _synthetic_data(input_dim: int, num_unlabeled: int, labels_per_class: int, s
     )
 
 
+MATMUL_OPS = ("MatMul", "_MklMatMul", "_MklNativeMatMul", "_MklFusedMatMul",
+              "_MklNativeFusedMatMul", "BatchMatMulV2", "BatchMatMulV3", "_MklBatchMatMulV2",
+              "_MklNativeBatchMatMulV2")
+XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"  # one run of an XLA-compiled cluster
+
+
+def op_times(xspace_path: str) -> dict[str, float]:
+    """Seconds spent in matrix products, in XLA-fused clusters and in other TensorFlow ops,
+    summed over the host threads of a profiler trace (an .xplane.pb file).
+
+    TensorFlow names an op's event "name:OpType"; infrastructure events (executors,
+    function calls) carry "::" or spaces and are left out, so nested events are not counted
+    twice. Sums are thread time: ops that run side by side count in full.
+    """
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    with open(xspace_path, "rb") as f:
+        space.ParseFromString(f.read())
+    totals = {"matmul": 0.0, "xla": 0.0, "other": 0.0}
+    for plane in space.planes:
+        if plane.name != "/host:CPU":
+            continue
+        for line in plane.lines:
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                seconds = event.duration_ps * 1e-12
+                if name == XLA_EVENT:
+                    totals["xla"] += seconds
+                    continue
+                op, _, kind = name.rpartition(":")
+                if not op or "::" in name or " " in name or not kind.isidentifier():
+                    continue
+                if kind.startswith("_Xla") or kind.startswith("Iterator") or op.startswith(
+                        "Iterator"):
+                    continue  # launches (their clusters are counted above) and tf.data
+                totals["matmul" if kind in MATMUL_OPS else "other"] += seconds
+    return totals
+
+
+def profile_steps(model, dataset, steps: int, logdir: str) -> dict[str, float]:
+    """Trains `steps` more steps under TensorFlow's profiler; `op_times` per step, in ms."""
+    import glob
+    import shutil
+
+    import tensorflow as tf
+
+    shutil.rmtree(logdir, ignore_errors=True)
+    tf.profiler.experimental.start(logdir)
+    try:
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    finally:
+        tf.profiler.experimental.stop()
+    path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
+    return {k: 1e3 * v / steps for k, v in op_times(path).items()}
+
+
 def time_case(config, case: Case, warmup_steps: int, steps: int,
-              num_unlabeled: int = 60_000) -> dict[str, Any]:
+              num_unlabeled: int = 60_000, profile: int = 0) -> dict[str, Any]:
     """Trains `case` through model.fit on synthetic MNIST-sized data; times each step.
 
     Returns the median and mean milliseconds of the `steps` steps after `warmup_steps`,
-    seconds per epoch, unlabeled examples per second, FLOPs, and the process's peak memory.
+    seconds per epoch, unlabeled examples per second, FLOPs, the process's peak memory and,
+    when `profile` > 0, the op times of that many further steps under the profiler
+    (`profile_steps`; the profiler slows the steps, so only the shares are comparable).
     """
     import keras
     import tensorflow as tf
@@ -188,7 +247,14 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     labeled_batch = min(config.labeled_batch_size, len(data.x_labeled))
     flops = step_flops(model, labeled_batch, config.batch_size)
     median = float(np.median(step_s))
+    ops_ms = {}
+    if profile:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as logdir:
+            ops_ms = profile_steps(model, dataset, profile, logdir)
     return {
+        "profile_ms_per_step": ops_ms,
         **dataclasses.asdict(case),
         "label": case.label,
         "ms_per_step": 1e3 * median,
@@ -209,11 +275,11 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
 
 def run_case_in_subprocess(config: ml_collections.ConfigDict, case: Case, warmup_steps: int,
                            steps: int, num_unlabeled: int = 60_000,
-                           timeout: float = 3600) -> dict:
+                           timeout: float = 3600, profile: int = 0) -> dict:
     """`time_case` in a fresh Python process; returns its result."""
     request = dict(config=json.loads(config.to_json_best_effort()),
                    case=dataclasses.asdict(case), warmup_steps=warmup_steps, steps=steps,
-                   num_unlabeled=num_unlabeled)
+                   num_unlabeled=num_unlabeled, profile=profile)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         [sys.executable, "-m", "adgm_tf.benchmark", json.dumps(request)],
@@ -222,6 +288,40 @@ def run_case_in_subprocess(config: ml_collections.ConfigDict, case: Case, warmup
     if done.returncode != 0:
         raise RuntimeError(f"Benchmark case {case.label} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
+               timeout: float = 3600) -> dict[str, Any]:
+    """Two epochs of real training through bin/train.py (the config file with `overrides`,
+    e.g. {"dtype_policy": "mixed_bfloat16", "eval_predict_samples": 10}); returns the second
+    epoch's wall time (steps and in-training evaluation, from history.csv) and the
+    evaluation's share. The first epoch, which traces and compiles, is not reported."""
+    import csv
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    flags = [f"--config.{k}={v!r}" if isinstance(v, (tuple, list)) else f"--config.{k}={v}"
+             for k, v in {**overrides, "num_epochs": 2, "progress_bar": False}.items()]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, os.path.join(repo, "bin", "train.py"), f"--config={config_file}",
+         f"--workdir={workdir}", *flags],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bin/train.py failed for {overrides}:\n{done.stderr[-3000:]}")
+    with open(os.path.join(workdir, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    second = rows[-1]
+    return {
+        "overrides": dict(overrides),
+        "epoch_s": float(second["epoch_time_s"]),
+        "eval_s": float(second["eval_time_s"]),
+        "val_error": float(second["val_error"]),
+        "val_bound": float(second["val_bound"]),
+        "first_epoch_s": float(rows[0]["epoch_time_s"]),
+        "process_wall_s": time.perf_counter() - start,
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -259,6 +359,30 @@ def markdown_table(cases: list[dict], rates: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
+    """Where each case's step time goes: the share of the op time (thread time under the
+    profiler) in matrix products, XLA-fused element-wise clusters and other ops, and the
+    time its products would take at the measured matmul rate."""
+    lines = [
+        "| case | ms/step | products at matmul rate (ms) | op time in products "
+        "| in XLA-fused clusters | in other ops |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        ops = c.get("profile_ms_per_step") or {}
+        total = sum(ops.values())
+        if not total:
+            continue
+        rate = rates.get(rate_key(c["dtype_policy"], c["unlabeled_rows"]))
+        ideal = f"{c['train_gflop'] / rate * 1e3:.1f}" if rate else "-"
+        lines.append(
+            f"| {c['label']} | {c['ms_per_step']:.1f} | {ideal} "
+            f"| {100 * ops['matmul'] / total:.0f}% | {100 * ops['xla'] / total:.0f}% "
+            f"| {100 * ops['other'] / total:.0f}% |"
+        )
+    return "\n".join(lines)
+
+
 def compute_dtype(dtype_policy: str) -> str:
     """The dtype of a Keras policy's matrix products: "float32" or "bfloat16"."""
     import keras
@@ -279,7 +403,7 @@ def _child(request_json: str) -> None:
     request = json.loads(request_json)
     config = ml_collections.ConfigDict(request["config"])
     result = time_case(config, Case(**request["case"]), request["warmup_steps"],
-                       request["steps"], request["num_unlabeled"])
+                       request["steps"], request["num_unlabeled"], request.get("profile", 0))
     print(json.dumps(result))
 
 

@@ -35,12 +35,13 @@ from keras import ops
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from adgm_tf import bounds
+from adgm_tf import bounds, fused
 from adgm_tf.networks import StochasticNetwork, reparameterize
 
 tfd = tfp.distributions
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+BATCH_NORM_STATS = ("unlabeled", "all")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +84,10 @@ class DeepGenerativeModel(keras.Model):
         predictions are deterministic and do not depend on the batch.
       classification_weight: alpha of eq. (14); see `bounds.classification_weight`.
       batch_norm: batch normalisation before each ReLU.
+      batch_norm_stats: which training passes update batch normalisation's moving averages
+        (used in inference mode): "unlabeled" (the authors' code) or "all" (labeled passes
+        too, mixing each image's true class with the enumeration of all classes). Training
+        itself always normalises with the statistics of the pass at hand.
       p_a_inputs: overrides the parents of a in p (e.g. ("y", "z") for the ADGM of the
         paper's benchmarks).
       head_init_std: start the Gaussian heads' weights as N(0, head_init_std^2) (the
@@ -115,6 +120,7 @@ class DeepGenerativeModel(keras.Model):
         num_predict_samples: int = 10,
         classification_weight: float = 1.0,
         batch_norm: bool = False,
+        batch_norm_stats: str = "unlabeled",
         p_a_inputs: Sequence[str] | None = None,
         head_init_std: float | None = None,
         weight_prior: float = 0.0,
@@ -129,6 +135,9 @@ class DeepGenerativeModel(keras.Model):
             )
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}.")
+        if batch_norm_stats not in BATCH_NORM_STATS:
+            raise ValueError(f"Unknown batch_norm_stats {batch_norm_stats!r}; choose one of "
+                             f"{BATCH_NORM_STATS}.")
         for name, value in [
             ("input_dim", input_dim), ("a_dim", a_dim), ("z_dim", z_dim),
             ("num_samples", num_samples), ("num_predict_samples", num_predict_samples),
@@ -157,11 +166,17 @@ class DeepGenerativeModel(keras.Model):
             a_dim=int(a_dim), z_dim=int(z_dim), num_samples=int(num_samples),
             num_predict_samples=int(num_predict_samples),
             classification_weight=float(classification_weight), batch_norm=bool(batch_norm),
+            batch_norm_stats=batch_norm_stats,
             p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
             head_init_std=head_init_std, weight_prior=float(weight_prior), seed=seed,
             share_work=bool(share_work),
         )
         self.share_work = bool(share_work)
+        # Samples of `a` behind the test error of `evaluate`/validation (None: all of
+        # num_predict_samples); a cheaper in-training evaluation may use fewer.
+        self.eval_predict_samples = None
+        self.labeled_updates_stats = batch_norm_stats == "all"
+        self.likelihood = likelihood
         self.input_dim = int(input_dim)
         self.num_classes = int(num_classes)
         self.a_dim = int(a_dim)
@@ -235,7 +250,7 @@ class DeepGenerativeModel(keras.Model):
         eps_z = tf.random.stateless_normal(z_shape, tf.stack([seed, step + 1]))
         return eps_a, eps_z
 
-    def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None):
+    def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None, update_stats=True):
         """a ~ q(a|x) and log q(a|x).
 
         Args:
@@ -246,18 +261,20 @@ class DeepGenerativeModel(keras.Model):
         """
         if self.q_a is None:
             return None, 0.0
-        q_a = self.q_a({"x": x}, training=training)
+        q_a = self.q_a({"x": x}, training=training, update_stats=update_stats)
         a = reparameterize(q_a, eps_a)  # [S, B, n_a]
         log_qa = q_a.log_prob(a) if self.arch.auxiliary == "stochastic" else 0.0
         return a, log_qa
 
-    def class_log_probs(self, x: tf.Tensor, a: tf.Tensor | None, training=None) -> tf.Tensor:
+    def class_log_probs(self, x: tf.Tensor, a: tf.Tensor | None, training=None,
+                        update_stats=True) -> tf.Tensor:
         """log q(y=k|a,x) for every class: [S, B, K] (M2: [1, B, K])."""
-        q_y = self.q_y({"x": x, "a": a}, training=training)
+        q_y = self.q_y({"x": x, "a": a}, training=training, update_stats=update_stats)
         logits = q_y.logits_parameter()
         return tf.nn.log_softmax(logits if a is not None else logits[None], axis=-1)
 
-    def log_weight(self, x, y_onehot, a, log_qa, eps_z, training=None) -> tf.Tensor:
+    def log_weight(self, x, y_onehot, a, log_qa, eps_z, training=None,
+                   update_stats=True) -> tf.Tensor:
         """log p(x, y, a, z) - log q(a, z | x, y) with z ~ q(z|a,y,x) drawn from eps_z.
 
         Args:
@@ -267,12 +284,18 @@ class DeepGenerativeModel(keras.Model):
         Returns:
           [S, B] for observed labels, [K, S, B] for enumerated ones.
         """
+        kw = dict(training=training, update_stats=update_stats)
         v = {"x": x, "y": y_onehot, "a": a}
-        q_z = self.q_z(v, training=training)
+        q_z = self.q_z(v, **kw)
         v["z"] = reparameterize(q_z, eps_z)  # [(K,) S, B, n_z]
-        log_pa = self.p_a(v, training=training).log_prob(a) if self.p_a is not None else 0.0
+        log_pa = self.p_a(v, **kw).log_prob(a) if self.p_a is not None else 0.0
+        p_x = self.p_x(v, **kw)
+        if self.likelihood == "bernoulli":  # one fused pass each way (fused.py)
+            log_px = fused.bernoulli_log_likelihood(x, p_x.distribution.logits)
+        else:
+            log_px = p_x.log_prob(x)
         return bounds.log_importance_weight(
-            log_px=self.p_x(v, training=training).log_prob(x),
+            log_px=log_px,
             log_py=self.log_py,
             log_pz=self.prior_z.log_prob(v["z"]),
             log_pa=log_pa,
@@ -284,10 +307,11 @@ class DeepGenerativeModel(keras.Model):
     def labeled_terms(self, x, y, noise, training=None):
         """-L(x,y) [B] and log E_q(a|x)[q(y|a,x)] [B] for integer labels y [B]."""
         eps_a, eps_z = noise
-        a, log_qa = self.auxiliary(x, eps_a, training)
+        stats = self.labeled_updates_stats  # batch norm's moving averages: see __init__
+        a, log_qa = self.auxiliary(x, eps_a, training, stats)
         y_onehot = tf.one_hot(y, self.num_classes)
-        log_w = self.log_weight(x, y_onehot, a, log_qa, eps_z, training)  # [S, B]
-        log_qy = self.class_log_probs(x, a, training)  # [S, B, K]
+        log_w = self.log_weight(x, y_onehot, a, log_qa, eps_z, training, stats)  # [S, B]
+        log_qy = self.class_log_probs(x, a, training, stats)  # [S, B, K]
         log_qy_labeled = tf.reduce_sum(log_qy * y_onehot, axis=-1)  # [S, B]
         return bounds.labeled_bound(log_w), bounds.classification_log_likelihood(log_qy_labeled)
 
@@ -323,8 +347,13 @@ class DeepGenerativeModel(keras.Model):
 
     def call(self, x, training=None) -> tf.Tensor:
         """q(y|x) = mean over fixed samples a_s of q(y|a_s,x): [B, D] -> [B, K]."""
+        return self.class_probabilities(x, training=training)
+
+    def class_probabilities(self, x, num_samples: int | None = None, training=None):
+        """q(y|x) averaged over the first `num_samples` (default all) fixed samples of a."""
         x = tf.cast(x, tf.float32)
-        a, _ = self.auxiliary(x, self.predict_noise[:, None, :], training)
+        noise = self.predict_noise[:num_samples] if num_samples else self.predict_noise
+        a, _ = self.auxiliary(x, noise[:, None, :], training)
         return tf.reduce_mean(tf.exp(self.class_log_probs(x, a, training)), axis=0)
 
     def compute_loss_terms(self, data, training=None) -> dict[str, tf.Tensor]:
@@ -357,7 +386,7 @@ class DeepGenerativeModel(keras.Model):
 
     def test_step(self, data):
         x, y = tf.cast(data[0], tf.float32), data[1]
-        probs = self(x, training=False)
+        probs = self.class_probabilities(x, self.eval_predict_samples, training=False)
         wrong = tf.cast(tf.argmax(probs, axis=-1) != tf.cast(y, tf.int64), tf.float32)
         self.test_trackers["error"].update_state(wrong)
         self.test_trackers["bound"].update_state(self.unlabeled_bound(x, training=False))

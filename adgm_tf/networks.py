@@ -7,10 +7,12 @@ Each of the five networks of the paper (q(a|x), q(y|a,x), q(z|a,y,x), p(a|.), p(
     h_M = relu(W_M h_{M-1} + b_M)            # paper eq. (16)
     mu, log sigma^2 = Linear(h_M), Linear(h_M)   # paper eqs. (17), (18)
 
-The first layer keeps one Glorot-initialised kernel for the concatenated inputs but multiplies
-each input by its own rows, so inputs may have different, broadcastable leading shapes: an
-input that does not depend on the class (x, a) is projected once per example and broadcast
-against the per-class projection of y, instead of being tiled once per class.
+The first layer has one kernel per input (together initialised as one Glorot kernel of the
+concatenated inputs), so inputs may have different, broadcastable leading shapes: an input
+that does not depend on the class (x, a) is projected once per example and broadcast against
+the per-class projection of y, instead of being tiled once per class. With batch
+normalisation, the broadcast sum, the normalisation and the ReLU run as one XLA-fused
+function (`fused.batch_norm_relu`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import keras
 from keras import ops
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from adgm_tf import fused
 
 tfd = tfp.distributions
 
@@ -39,6 +43,53 @@ def on_rows(fn, v: tf.Tensor) -> tf.Tensor:
     return tf.reshape(out, tf.concat([tf.shape(v)[:-1], tf.shape(out)[-1:]], 0))
 
 
+class BatchNormReLU(keras.layers.Layer):
+    """relu(batch_norm(sum_i p_i)) over the broadcast sum of a layer's input projections.
+
+    Training mode normalises with the batch statistics over every leading axis (classes,
+    samples and batch) in one XLA-fused function with a hand-written gradient
+    (`fused.batch_norm_relu`); inference mode with the moving averages. The moving averages
+    are updated only by calls with `update_stats=True` (the model passes False on labeled
+    passes, so that they follow the unlabeled data, as the authors' code; see
+    `DeepGenerativeModel`). Momentum and epsilon as keras.layers.BatchNormalization.
+    """
+
+    def __init__(self, units: int, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+        def weight(name, init, trainable=True):
+            return self.add_weight(shape=(units,), initializer=init, trainable=trainable,
+                                   name=name, autocast=False)  # float32 under mixed policies
+
+        self.gamma = weight("gamma", "ones")
+        self.beta = weight("beta", "zeros")
+        self.moving_mean = weight("moving_mean", "zeros", trainable=False)
+        self.moving_variance = weight("moving_variance", "ones", trainable=False)
+
+    def call(self, projections: Sequence[tf.Tensor], training=None, update_stats=True):
+        """projections: [..., H] with broadcastable leading shapes -> [rows, H]."""
+        if training:
+            rows, mean, var = fused.batch_norm_relu(
+                projections, self.gamma.value, self.beta.value, self.epsilon)
+            if update_stats:
+                for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
+                    moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+            return rows
+        h = projections[0]
+        for p in projections[1:]:
+            h = h + p
+        h = tf.reshape(h, (-1, h.shape[-1]))
+        scale = self.gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
+        shift = self.beta - self.moving_mean * scale
+        return ops.relu(h * ops.cast(scale, h.dtype) + ops.cast(shift, h.dtype))
+
+
+def _uniform(limit: float) -> keras.initializers.Initializer:
+    return keras.initializers.RandomUniform(-limit, limit)
+
+
 class MLP(keras.layers.Layer):
     """Fully connected ReLU layers over several inputs with broadcastable leading shapes.
 
@@ -46,10 +97,15 @@ class MLP(keras.layers.Layer):
       input_dims: feature size of each input, in the order `call` receives them.
       hidden_sizes: units of each hidden layer (at least one).
       batch_norm: batch normalisation before each ReLU (the authors' code; not in the paper).
+        The layers before it then have no bias (the normalisation removes it).
+      input_names: names of the inputs, for the first layer's kernels (default 0, 1, ...).
 
-    Under a mixed-precision dtype policy (e.g. "mixed_bfloat16") the matrix products run in
-    the compute dtype, the weights stay float32, and `DistributionHead` returns float32
-    distributions.
+    The first layer has one kernel per input, initialised as one Glorot-uniform kernel of
+    the concatenated inputs would be, so h_1 = relu(sum_i v_i W_i + b) is a Dense layer on
+    concat(v_1, ..., v_n); keeping the kernels apart spares a split forward and a
+    concatenation backward. Under a mixed-precision dtype policy (e.g. "mixed_bfloat16") the
+    matrix products run in the compute dtype, the weights stay float32, and
+    `DistributionHead` returns float32 distributions.
     """
 
     def __init__(
@@ -57,6 +113,7 @@ class MLP(keras.layers.Layer):
         input_dims: Sequence[int],
         hidden_sizes: Sequence[int],
         batch_norm: bool = False,
+        input_names: Sequence[str] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,52 +122,59 @@ class MLP(keras.layers.Layer):
         self.input_dims = tuple(int(d) for d in input_dims)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.batch_norm = batch_norm
-        self.kernel = self.add_weight(
-            shape=(sum(self.input_dims), self.hidden_sizes[0]),
-            initializer="glorot_uniform",
-            name="kernel",
-        )
-        self.bias = self.add_weight(
-            shape=(self.hidden_sizes[0],), initializer="zeros", name="bias"
-        )
+        names = input_names or [str(i) for i in range(len(self.input_dims))]
+        first = self.hidden_sizes[0]
+        glorot = (6.0 / (sum(self.input_dims) + first)) ** 0.5  # of the concatenated kernel
+        self.kernels = [
+            self.add_weight(shape=(d, first), initializer=_uniform(glorot), name=f"kernel_{n}")
+            for d, n in zip(self.input_dims, names)
+        ]
+        self.bias = None if batch_norm else self.add_weight(
+            shape=(first,), initializer="zeros", name="bias")
         self.dense = [
-            keras.layers.Dense(h, name=f"dense_{i + 1}", dtype=self.dtype_policy)
+            keras.layers.Dense(h, use_bias=not batch_norm, name=f"dense_{i + 1}",
+                               dtype=self.dtype_policy)
             for i, h in enumerate(self.hidden_sizes[1:])
         ]
         self.norms = (
-            [
-                keras.layers.BatchNormalization(name=f"bn_{i}", dtype=self.dtype_policy)
-                for i in range(len(self.hidden_sizes))
-            ]
+            [BatchNormReLU(h, name=f"bn_{i}", dtype=self.dtype_policy)
+             for i, h in enumerate(self.hidden_sizes)]
             if batch_norm
             else []
         )
 
-    def _norm_relu(self, h, i, training):
-        if self.norms:  # statistics over every leading axis: classes, samples and batch
-            h = self.norms[i](h, training=training)
-        return ops.relu(h)
+    def _activation(self, projections, i, training, update_stats):
+        """[rows, H] from the layer's projections: normalised and rectified."""
+        if self.norms:
+            return self.norms[i](projections, training=training, update_stats=update_stats)
+        h = projections[0]
+        for p in projections[1:]:
+            h = h + p
+        if i == 0:
+            h = h + ops.cast(self.bias, h.dtype)
+        return ops.relu(tf.reshape(h, (-1, h.shape[-1])))
 
-    def call(self, inputs: Sequence[tf.Tensor], training=None) -> tf.Tensor:
-        """inputs: tensors [..., input_dims[i]] -> [broadcast(...), hidden_sizes[-1]]."""
+    def call(self, inputs: Sequence[tf.Tensor], training=None, update_stats=True) -> tf.Tensor:
+        """inputs: tensors [..., input_dims[i]] -> [broadcast(...), hidden_sizes[-1]].
+
+        update_stats: whether a training call updates batch normalisation's moving averages.
+        """
         if len(inputs) != len(self.input_dims):
             raise ValueError(
                 f"{self.name} expects {len(self.input_dims)} inputs, got {len(inputs)}."
             )
-        h = self.bias
-        # One block of rows per input; the gradient of a split is a cheap concatenation (that
-        # of a slice is a kernel-sized scatter per input).
-        kernels = tf.split(self.kernel, self.input_dims) if len(inputs) > 1 else [self.kernel]
-        for v, kernel in zip(inputs, kernels):
+        projections, lead = [], None
+        for v, kernel in zip(inputs, self.kernels):
             v = ops.cast(v, self.compute_dtype)  # bfloat16 under a mixed-precision policy
-            h = h + on_rows(lambda r: ops.matmul(r, kernel), v)  # [..., H]
-        # The broadcast sum is the only tensor with every leading axis; from here on one
+            projections.append(on_rows(lambda r: ops.matmul(r, kernel), v))  # [..., H]
+            shape = tf.shape(v)[:-1]
+            lead = shape if lead is None else tf.broadcast_dynamic_shape(lead, shape)
+        # The first activation is the only tensor with every leading axis; from here on one
         # [rows, H] matrix goes through the layers.
-        rows = tf.reshape(h, (-1, self.hidden_sizes[0]))
-        rows = self._norm_relu(rows, 0, training)
+        rows = self._activation(projections, 0, training, update_stats)
         for i, dense in enumerate(self.dense):
-            rows = self._norm_relu(dense(rows), i + 1, training)
-        return tf.reshape(rows, tf.concat([tf.shape(h)[:-1], [self.hidden_sizes[-1]]], 0))
+            rows = self._activation([dense(rows)], i + 1, training, update_stats)
+        return tf.reshape(rows, tf.concat([lead, [self.hidden_sizes[-1]]], 0))
 
 
 class DistributionHead(keras.layers.Layer):
@@ -124,6 +188,9 @@ class DistributionHead(keras.layers.Layer):
       init_std: when set, a Gaussian head's weights and biases start as N(0, init_std^2)
         (the authors' small initial heads); otherwise Glorot weights and zero biases.
 
+    A Gaussian head computes its mean and log-variance with one product (kernel
+    [H, 2 * event_size], each half initialised as a Glorot kernel [H, event_size] would be).
+
     Returns from `call`: a distribution with batch shape [...] and, except for "categorical",
     event shape [event_size].
     """
@@ -134,24 +201,28 @@ class DistributionHead(keras.layers.Layer):
             raise ValueError(f"Unknown head {kind!r}; choose one of {HEADS}.")
         self.kind = kind
         self.event_size = int(event_size)
+        self.init_std = init_std
+        self.width = self.event_size * (2 if kind == "gaussian" else 1)
+        self.out = None
+
+    def build(self, input_shape):
+        hidden = int(input_shape[-1])
         init = {}
-        if init_std and kind == "gaussian":
-            normal = keras.initializers.RandomNormal(stddev=init_std)
+        if self.init_std and self.kind == "gaussian":
+            normal = keras.initializers.RandomNormal(stddev=self.init_std)
             init = dict(kernel_initializer=normal, bias_initializer=normal)
-        init["dtype"] = self.dtype_policy
-        self.loc = keras.layers.Dense(self.event_size, name="loc", **init)
-        self.log_var = (
-            keras.layers.Dense(self.event_size, name="log_var", **init)
-            if kind == "gaussian"
-            else None
-        )
+        elif self.kind == "gaussian":  # Glorot of the [H, event_size] mean or variance kernel
+            init = dict(kernel_initializer=_uniform((6.0 / (hidden + self.event_size)) ** 0.5))
+        self.out = keras.layers.Dense(self.width, name="out", dtype=self.dtype_policy, **init)
+        self.out.build((None, hidden))
 
     def call(self, h: tf.Tensor) -> tfd.Distribution:
         # Distributions and the bound stay in float32 under a mixed-precision policy.
-        out = ops.cast(on_rows(self.loc, h), "float32")  # [..., event_size]
+        out = ops.cast(on_rows(self.out, h), "float32")  # [..., width]
         if self.kind == "gaussian":
-            scale = ops.exp(0.5 * ops.cast(on_rows(self.log_var, h), "float32"))
-            return tfd.Independent(tfd.Normal(out, scale), reinterpreted_batch_ndims=1)
+            loc, log_var = tf.split(out, 2, axis=-1)
+            scale = ops.exp(0.5 * log_var)
+            return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1)
         if self.kind == "bernoulli":
             return tfd.Independent(tfd.Bernoulli(logits=out), reinterpreted_batch_ndims=1)
         if self.kind == "categorical":
@@ -183,13 +254,15 @@ class StochasticNetwork(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.input_names = tuple(input_names)
-        self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm, name="mlp",
-                       dtype=self.dtype_policy)
+        self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm,
+                       input_names=self.input_names, name="mlp", dtype=self.dtype_policy)
         self.head = DistributionHead(head, event_size, head_init_std, name="head",
                                      dtype=self.dtype_policy)
 
-    def call(self, variables: dict[str, tf.Tensor], training=None) -> tfd.Distribution:
-        h = self.mlp([variables[n] for n in self.input_names], training=training)
+    def call(self, variables: dict[str, tf.Tensor], training=None,
+             update_stats=True) -> tfd.Distribution:
+        h = self.mlp([variables[n] for n in self.input_names], training=training,
+                     update_stats=update_stats)
         return self.head(h)
 
 

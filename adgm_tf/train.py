@@ -27,7 +27,8 @@ from adgm_tf import datasets, latents, plots
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
-from adgm_tf.models import MODELS, DeepGenerativeModel, KLWarmup
+from adgm_tf.models import BATCH_NORM_STATS, MODELS, DeepGenerativeModel, KLWarmup
+from adgm_tf.optimizers import ClippedAdam
 from adgm_tf.potential import POTENTIALS, PotentialFit, true_log_normaliser
 from adgm_tf.workdir import read_history, trim_history, write_json
 
@@ -79,6 +80,7 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
             config.beta, len(data.x_labeled), len(data.x_unlabeled)
         ),
         batch_norm=config.batch_norm,
+        batch_norm_stats=config.get("batch_norm_stats", "unlabeled"),
         p_a_inputs=config.get("p_a_inputs"),
         head_init_std=config.get("head_init_std"),
         weight_prior=config.get("weight_prior", 0.0),
@@ -89,14 +91,53 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
 
 def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
     """Adam at config.learning_rate, times lr_decay_factor every lr_decay_epochs epochs
-    (when both are set), with gradients clipped to global norm config.global_clipnorm."""
+    (when both are set), with gradients clipped to global norm config.global_clipnorm and
+    then element-wise to +-config.elementwise_clipvalue (`optimizers.ClippedAdam`)."""
     rate = config.learning_rate
     if config.get("lr_decay_epochs") and config.get("lr_decay_factor", 1.0) != 1.0:
         rate = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=config.lr_decay_epochs * steps_per_epoch,
             decay_rate=config.lr_decay_factor, staircase=True,
         )
-    return keras.optimizers.Adam(rate, global_clipnorm=config.get("global_clipnorm") or None)
+    return ClippedAdam(rate, global_clipnorm=config.get("global_clipnorm") or None,
+                       elementwise_clipvalue=config.get("elementwise_clipvalue") or None)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds the epoch's wall time (its steps and its evaluation) to the logs as
+    `epoch_time_s` and the evaluation's as `eval_time_s`, and NaN for the validation metrics
+    of an epoch that was not evaluated, so that history.csv keeps one set of columns
+    whichever epochs are evaluated. Put it before the callbacks that write the logs."""
+
+    def __init__(self, validation_keys=()):
+        super().__init__()
+        self.validation_keys = tuple(validation_keys)
+        self.start = self.eval_start = 0.0
+        self.eval_s = float("nan")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+        self.eval_s = float("nan")
+
+    def on_test_begin(self, logs=None):
+        self.eval_start = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        self.eval_s = time.perf_counter() - self.eval_start
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["epoch_time_s"] = time.perf_counter() - self.start
+        logs["eval_time_s"] = self.eval_s
+        for key in self.validation_keys:
+            logs.setdefault(key, float("nan"))
+
+
+def validation_epochs(num_epochs: int, every: int) -> list[int]:
+    """The (1-based) epochs evaluated when evaluating every `every` epochs: the first, every
+    `every`-th and the last."""
+    return sorted({1, num_epochs} | set(range(every, num_epochs + 1, every)))
 
 
 NON_FINITE_POLICIES = ("stop", "rollback")
@@ -158,7 +199,8 @@ def finished_epochs(workdir: str) -> int:
 
 # Keys a resumed run may change; any other difference means a different run.
 RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile",
-                  "eval_batch_size", "on_non_finite")
+                  "eval_batch_size", "on_non_finite", "eval_every_epochs",
+                  "eval_predict_samples")
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -166,17 +208,24 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     problems = []
     positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
                 "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
-                "num_eval_samples")
+                "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
     for key in positive:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
-    for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm"):
+    for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
+                "elementwise_clipvalue"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
     if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
         problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
     if config.get("dtype_policy", "float32") not in DTYPE_POLICIES:
         problems.append(f"dtype_policy must be one of {DTYPE_POLICIES}, got {config.dtype_policy!r}")
+    if (config.get("eval_predict_samples") or 0) > (config.get("num_predict_samples") or 0):
+        problems.append(f"eval_predict_samples ({config.eval_predict_samples}) must not exceed "
+                        f"num_predict_samples ({config.num_predict_samples})")
+    if config.get("batch_norm_stats", "unlabeled") not in BATCH_NORM_STATS:
+        problems.append(f"batch_norm_stats must be one of {BATCH_NORM_STATS}, got "
+                        f"{config.batch_norm_stats!r}")
     if problems:
         raise ValueError("Impossible config: " + "; ".join(problems) + ".")
 
@@ -201,7 +250,8 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
         )
 
 
-def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per_epoch=None):
+def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per_epoch=None,
+         validation_freq=1):
     """model.fit with a progress bar, a CSV history and resumable checkpoints.
 
     Returns the history (read back from history.csv, so a resumed run has all epochs) and
@@ -224,6 +274,7 @@ def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per
         epochs=config.num_epochs,
         steps_per_epoch=steps_per_epoch or config.get("steps_per_epoch"),
         validation_data=validation,
+        validation_freq=validation_freq,
         callbacks=callbacks,
         verbose=1 if config.progress_bar else 2,
     )
@@ -245,11 +296,20 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
         first_epoch=resumed_at,
     )
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
-    callbacks = [GenerativeSummaries(data, os.path.join(workdir, "tensorboard", "generative"))]
+    callbacks = [
+        EpochTimer([f"val_{name}" for name in model.test_trackers]),
+        GenerativeSummaries(data, os.path.join(workdir, "tensorboard", "generative")),
+    ]
     if config.kl_warmup_epochs > 0:
         callbacks.append(KLWarmup(config.kl_warmup_epochs, steps_per_epoch))
+    # The in-training evaluation may be cheaper (fewer samples of a, fewer epochs); the
+    # final one below always follows the paper's protocol.
+    model.eval_predict_samples = config.get("eval_predict_samples")
+    every = config.get("eval_every_epochs") or 1
     history, wall = _fit(model, train, workdir, config, validation=test, callbacks=callbacks,
-                         steps_per_epoch=steps_per_epoch)
+                         steps_per_epoch=steps_per_epoch,
+                         validation_freq=validation_epochs(config.num_epochs, every))
+    model.eval_predict_samples = None
     final = model.evaluate(test, return_dict=True, verbose=0)
     metrics = {
         "model": config.model,

@@ -6,11 +6,19 @@ at a large size), then steady-state training steps through model.fit of every co
 fresh process on synthetic MNIST-sized data, with the recipe of --config (default
 mnist_adgm; override any of its values, e.g. --config.batch_norm=False). Prints a table and
 writes DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
+
+With --profile_steps=N (default 5) each case also traces N steps under TensorFlow's profiler
+and prints where the op time goes: matrix products, XLA-fused element-wise clusters, other
+ops. With --epoch_policies (and data: $ADGM_TF_DATA_DIR or the config's data_dir), it then
+trains two real epochs through bin/train.py per precision and in-training evaluation
+(--epoch_eval_predict_samples; 0 = the config's full protocol) and reports the second
+epoch's seconds, steps and evaluation together.
 """
 
 import itertools
 import json
 import os
+import tempfile
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -36,6 +44,13 @@ _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per case.")
 _NUM_UNLABELED = flags.DEFINE_integer("num_unlabeled", 60_000,
                                       "Synthetic unlabeled set size (MNIST: 60,000).")
 _PEAK_SIZE = flags.DEFINE_integer("peak_size", 4096, "Size of the large matmul (0 skips).")
+_PROFILE = flags.DEFINE_integer("profile_steps", 5,
+                                "Steps traced by the profiler per case (0 skips).")
+_EPOCH_POLICIES = flags.DEFINE_list(
+    "epoch_policies", [], "Dtype policies to time one real epoch through bin/train.py in.")
+_EPOCH_EVAL = flags.DEFINE_list(
+    "epoch_eval_predict_samples", ["0"],
+    "Samples of a in the in-training evaluation of the epoch runs (0: the config's own).")
 
 
 def _parse_flags():
@@ -57,12 +72,19 @@ def _parse_flags():
             raise app.UsageError("--input_dims and --num_samples must be positive.")
     if _STEPS.value < 2 or _WARMUP.value < 1:
         raise app.UsageError("--steps must be at least 2 and --warmup_steps at least 1.")
-    return cases
+    if any(p not in DTYPE_POLICIES for p in _EPOCH_POLICIES.value):
+        raise app.UsageError(f"--epoch_policies must be drawn from {DTYPE_POLICIES}.")
+    try:
+        epoch_samples = [int(n) for n in _EPOCH_EVAL.value]
+    except ValueError as e:
+        raise app.UsageError(f"Bad --epoch_eval_predict_samples: {e}")
+    epochs = [(p, n) for p in _EPOCH_POLICIES.value for n in epoch_samples]
+    return cases, epochs
 
 
 def main(argv):
     del argv
-    cases = _parse_flags()
+    cases, epochs = _parse_flags()
     config = _CONFIG.value
     if _WORKDIR.value:
         os.makedirs(_WORKDIR.value, exist_ok=True)
@@ -82,19 +104,39 @@ def main(argv):
     print("matmul GFLOP/s ([rows, H] x [H, H], H = %d):" % hidden,
           {k: round(v) for k, v in rates.items()}, flush=True)
     machine = benchmark.machine()
-    results = []
+    results, epoch_results = [], []
+
+    def save():  # a partial file survives an interrupted run
+        if _WORKDIR.value:
+            write_json(os.path.join(_WORKDIR.value, "benchmark.json"),
+                       dict(machine=machine, config=json.loads(config.to_json_best_effort()),
+                            matmul_gflops=rates, cases=results, epochs=epoch_results))
+
     for i, case in enumerate(cases):
         result = benchmark.run_case_in_subprocess(
-            config, case, _WARMUP.value, _STEPS.value, _NUM_UNLABELED.value)
+            config, case, _WARMUP.value, _STEPS.value, _NUM_UNLABELED.value,
+            profile=_PROFILE.value)
         results.append(result)
         print(f"[{i + 1}/{len(cases)}] {case.label}: {result['ms_per_step']:.1f} ms/step, "
               f"{result['achieved_gflops']:.0f} GFLOP/s, peak {result['peak_memory_mb']:.0f} MB",
               flush=True)
-        if _WORKDIR.value:  # a partial file survives an interrupted run
-            write_json(os.path.join(_WORKDIR.value, "benchmark.json"),
-                       dict(machine=machine, config=json.loads(config.to_json_best_effort()),
-                            matmul_gflops=rates, cases=results))
+        save()
     print(benchmark.markdown_table(results, rates))
+    if _PROFILE.value:
+        print(benchmark.profile_table(results, rates))
+    config_file = config_flags.get_config_filename(flags.FLAGS["config"])
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    for policy, samples in epochs:
+        run_overrides = {**overrides, "dtype_policy": policy}
+        if samples:
+            run_overrides["eval_predict_samples"] = samples
+        with tempfile.TemporaryDirectory() as workdir:
+            result = benchmark.time_epoch(config_file, run_overrides, workdir)
+        epoch_results.append(result)
+        print(f"one epoch, {policy}, eval samples {samples or 'config'}: "
+              f"{result['epoch_s']:.1f} s ({result['eval_s']:.1f} s of it evaluating)",
+              flush=True)
+        save()
 
 
 if __name__ == "__main__":
