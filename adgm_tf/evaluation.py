@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import bounds, datasets, plots
+from adgm_tf import bounds, datasets, latents, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
 from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model, check_config
@@ -54,78 +54,52 @@ def evaluate(
     bound_samples: int = 1,
     iw_samples: int = 10,
     batch_size: int = 500,
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Test error of q(y|x), the bound -U(x), and the importance-weighted bound on log p(x).
+    """Test error of q(y|x), the bound -U(x), the importance-weighted bound on log p(x), and
+    whether `a` is used (`latents.auxiliary_usage`).
 
-    q(y|x) averages q(y|a,x) over the model's `num_predict_samples` samples of a. The bounds
-    average over the examples (nats per example).
+    q(y|x) averages q(y|a,x) over the model's `num_predict_samples` samples of a, on the
+    grey-level images (the paper's protocol). The bounds average over the examples (nats per
+    example), in inference mode; for a Bernoulli model also on one binarisation of the images
+    (seeded by `seed`: a Bernoulli bound on grey levels is not a log-likelihood), and, where
+    the model has batch normalisation, also with the batch statistics of each batch of
+    `batch_size` images instead of the moving averages (`*_batch_stats`; the moving averages
+    are left as they are).
     """
-    wrong, elbo, iwae = [], [], []
+    binary = model.likelihood == "bernoulli"
+    batch_norm = bool(model.config_kwargs.get("batch_norm"))
+    wrong, results = [], {}
+
+    def add(key, value):
+        results.setdefault(key, []).append(value)
+
     for start in range(0, len(x), batch_size):
         xb = tf.constant(x[start : start + batch_size])
         probs = model.predict_on_batch(xb)
         wrong.append(np.argmax(probs, axis=-1) != y[start : start + batch_size])
-        elbo.append(model.unlabeled_bound(xb, num_samples=bound_samples, training=False))
+        add("test_bound", model.unlabeled_bound(xb, num_samples=bound_samples, training=False))
         noise = model._noise(xb, iw_samples, model.num_classes)
         log_w, _ = model.unlabeled_terms(xb, noise, training=False)
-        iwae.append(bounds.importance_weighted_bound(log_w))
-    return {
+        add(f"test_iw_bound_{iw_samples}", bounds.importance_weighted_bound(log_w))
+        inputs = {"": xb}
+        if binary:
+            uniform = tf.random.stateless_uniform(tf.shape(xb), seed=(seed, start))
+            inputs["_binarized"] = tf.cast(uniform < xb, tf.float32)
+            add("test_bound_binarized", model.unlabeled_bound(
+                inputs["_binarized"], num_samples=bound_samples, training=False))
+        if batch_norm:
+            for suffix, xi in inputs.items():
+                add(f"test_bound{suffix}_batch_stats", model.unlabeled_bound(
+                    xi, num_samples=bound_samples, training=True, update_stats=False))
+    out = {
         "test_error": float(np.mean(np.concatenate(wrong))),
-        "test_bound": float(np.mean(np.concatenate(elbo))),
-        f"test_iw_bound_{iw_samples}": float(np.mean(np.concatenate(iwae))),
+        **{k: float(np.mean(np.concatenate(v))) for k, v in results.items()},
         "num_test": int(len(x)),
         "num_predict_samples": int(model.predict_noise.shape[0]),
     }
-
-
-def figures(
-    workdir: str, out_dir: str, compare: Sequence[str] = (), num_examples: int = 2000,
-    rows: int = 8, seed: int = 0,
-) -> list[str]:
-    """Writes the paper's figures for the run in `workdir` into out_dir; returns the paths.
-
-    compare: further workdirs whose test error curves join this run's (Fig. 5).
-    """
-    config, data, model = load_trained(workdir)
-    plots.ensure_dir(out_dir)
-    x, y = data.x_test[:num_examples], data.y_test[:num_examples]
-    name = type(model).__name__
-    paths = []
-    if data.input_dim != 2:
-        originals = as_images(x[:rows, None], data)
-        images = np.concatenate([originals, as_images(analogies(model, x[:rows], y[:rows]), data)],
-                                axis=1)
-        paths.append(plots.image_grid(images, os.path.join(out_dir, "analogies.png"),
-                                      f"{name}: test digit (left), its z under each class",
-                                      column_labels=["x"] + [str(k) for k in range(model.num_classes)]))
-        paths.append(class_samples_figure(model, data, class_samples(model, rows, seed),
-                                          os.path.join(out_dir, "class_samples.png")))
-    paths.append(plots.kl_per_unit(kl_per_unit(model, x, y), os.path.join(out_dir, "kl_per_unit.png"),
-                                   f"{name}: KL per unit, {len(x)} test examples"))
-    pca = auxiliary_pca_figure(model, x, y, os.path.join(out_dir, "pca_a.png"))
-    if pca is not None:
-        paths.append(pca)
-    curves = {}
-    for run in (workdir, *compare):
-        with open(os.path.join(run, "config.json")) as f:
-            label = json.load(f)["model"]
-        history = read_history(os.path.join(run, "history.csv"))
-        curves[f"{label} ({os.path.basename(os.path.normpath(run))})"] = history["val_error"]
-    paths.append(plots.curves(curves, os.path.join(out_dir, "test_error.png"), "test error",
-                              title="test error against epoch", percent=True))
-    return paths
-
-
-def class_samples_figure(model: DeepGenerativeModel, data, samples: np.ndarray, path: str) -> str:
-    """Class samples [rows, K, D] (from `class_samples`) as an image grid (Fig. 3b), or as a
-    scatter plot coloured by class for 2-D data."""
-    if data.input_dim == 2:
-        classes = np.tile(np.arange(model.num_classes), len(samples))
-        return plots.scatter_classes(samples.reshape(-1, 2), classes, path,
-                                     f"{type(model).__name__}: samples of p(x|y,z) by class")
-    return plots.image_grid(as_images(samples, data), path,
-                            f"{type(model).__name__}: z ~ p(z) (rows) under each class (columns)",
-                            column_labels=[str(k) for k in range(model.num_classes)])
+    out.update(latents.auxiliary_usage(model, x, y, seed=seed))
+    return out
 
 
 def evaluate_workdir(workdir: str, dtype_policy: str | None = None,

@@ -79,3 +79,40 @@ def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dic
     if model.p_a is not None:
         result["a"] = tfd.kl_divergence(q_a.distribution, model.p_a(v, training=False).distribution)
     return {k: np.mean(v.numpy(), axis=0) for k, v in result.items()}
+
+
+def auxiliary_usage(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray,
+                    seed: int = 0) -> dict[str, float]:
+    """Whether the model uses `a` (inference mode; {} for a model without `a`).
+
+    A small KL of `a` alone does not show that the classifier ignores it; these say more
+    (reproduction notes, "Why the auxiliary variable can go unused"):
+      a_kl: KL(q(a|x) || p(a|.)) summed over the units, mean over the images (nats; models
+        with p(a|.));
+      a_mean_spread: the variance across images of E[a|x], mean over the units;
+      a_posterior_var: the variance of q(a|x), mean over units and images (0 for a
+        deterministic `a`): a spread far below it means q(a|x) is one Gaussian for every x;
+      error_a_mean: the test error of q(y|a,x) with a = E[a|x];
+      error_a_noise: the test error with `a` replaced by N(0, I) noise, independent of x.
+    """
+    if model.q_a is None:
+        return {}
+    x = tf.convert_to_tensor(x, tf.float32)
+    q_a = model.q_a({"x": x}, training=False)
+    mean = q_a.mean()  # [N, n_a]
+    noise = tf.random.stateless_normal(tf.shape(mean), seed=(seed, 1))
+
+    def error(a):
+        log_qy = model.class_log_probs(x, a[None], training=False)[0]  # [N, K]
+        return float(np.mean(np.argmax(log_qy.numpy(), axis=-1) != np.asarray(y)))
+
+    result = {
+        "a_mean_spread": float(tf.reduce_mean(tf.math.reduce_variance(mean, axis=0))),
+        "a_posterior_var": float(tf.reduce_mean(q_a.variance())) if isinstance(
+            q_a.distribution, tfd.Normal) else 0.0,
+        "error_a_mean": error(mean),
+        "error_a_noise": error(noise),
+    }
+    if model.p_a is not None:
+        result["a_kl"] = float(np.sum(kl_per_unit(model, x.numpy(), y)["a"]))
+    return result

@@ -315,10 +315,13 @@ class DeepGenerativeModel(keras.Model):
         log_qy_labeled = tf.reduce_sum(log_qy * y_onehot, axis=-1)  # [S, B]
         return bounds.labeled_bound(log_w), bounds.classification_log_likelihood(log_qy_labeled)
 
-    def unlabeled_terms(self, x, noise, training=None):
-        """log w [K, S, B] and log q(y|a,x) [K, S, B] for every class k."""
+    def unlabeled_terms(self, x, noise, training=None, update_stats=True):
+        """log w [K, S, B] and log q(y|a,x) [K, S, B] for every class k.
+
+        update_stats=False with training=True: batch statistics without moving the moving
+        averages (to compare a bound in inference mode with the batch statistics' one)."""
         eps_a, eps_z = noise
-        a, log_qa = self.auxiliary(x, eps_a, training)
+        a, log_qa = self.auxiliary(x, eps_a, training, update_stats)
         classes = tf.eye(self.num_classes)[:, None, None, :]  # [K, 1, 1, K]
         if eps_z.shape.rank == 3:  # one z per sample, shared by the classes
             eps_z = eps_z[None]
@@ -329,19 +332,22 @@ class DeepGenerativeModel(keras.Model):
             classes = tf.broadcast_to(classes, tf.concat([lead, [self.num_classes]], 0))
             if a is not None:
                 a_in = tf.broadcast_to(a, tf.concat([lead, tf.shape(a)[-1:]], 0))
-        log_w = self.log_weight(x_in, classes, a_in, log_qa, eps_z, training)  # [K, S, B]
-        log_qy = tf.transpose(self.class_log_probs(x, a, training), [2, 0, 1])  # [K, S, B]
+        log_w = self.log_weight(x_in, classes, a_in, log_qa, eps_z, training,
+                                update_stats)  # [K, S, B]
+        log_qy = tf.transpose(self.class_log_probs(x, a, training, update_stats),
+                              [2, 0, 1])  # [K, S, B]
         return log_w, log_qy
 
-    def unlabeled_bound(self, x, num_samples=None, training=None, noise=None) -> tf.Tensor:
+    def unlabeled_bound(self, x, num_samples=None, training=None, noise=None,
+                        update_stats=True) -> tf.Tensor:
         """-U(x), a lower bound on log p(x), per example [B].
 
         noise: (eps_a [S, B, n_a], eps_z [K, S, B, n_z]) to use; default fresh noise with
-        S = num_samples (default the model's num_samples).
+        S = num_samples (default the model's num_samples). update_stats: see unlabeled_terms.
         """
         if noise is None:
             noise = self._noise(x, num_samples or self.num_samples, self.num_classes)
-        return bounds.unlabeled_bound(*self.unlabeled_terms(x, noise, training))
+        return bounds.unlabeled_bound(*self.unlabeled_terms(x, noise, training, update_stats))
 
     # ------------------------------------------------------------------ Keras contract
 

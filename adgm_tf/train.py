@@ -38,20 +38,29 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 class GenerativeSummaries(keras.callbacks.Callback):
-    """TensorBoard summaries of the generative side after each epoch: histograms of the KL
-    per unit of `a` and `z` on test examples, and for image data a grid of class-conditional
-    samples (rows: z ~ p(z); columns: classes)."""
+    """After each epoch: TensorBoard histograms of the KL per unit of `a` and `z` on test
+    examples, for image data a grid of class-conditional samples (rows: z ~ p(z); columns:
+    classes), and whether `a` is used (`latents.auxiliary_usage` on `usage_examples` test
+    examples) added to the logs, so that history.csv and TensorBoard keep it per epoch (as
+    a_kl, a_mean_spread, a_posterior_var, val_error_a_mean, val_error_a_noise). Put it
+    before the callbacks that write the logs."""
 
     def __init__(self, data: datasets.SemiSupervisedData, log_dir: str, num_examples: int = 500,
-                 rows: int = 4):
+                 rows: int = 4, usage_examples: int = 2000):
         super().__init__()
         self.data = data
         self.writer = tf.summary.create_file_writer(log_dir)
         self.x = data.x_test[:num_examples]
         self.y = data.y_test[:num_examples]
+        self.usage_x = data.x_test[:usage_examples]
+        self.usage_y = data.y_test[:usage_examples]
         self.rows = rows
 
     def on_epoch_end(self, epoch, logs=None):
+        usage = latents.auxiliary_usage(self.model, self.usage_x, self.usage_y, seed=epoch)
+        if logs is not None:
+            for key, value in usage.items():
+                logs[f"val_{key}" if key.startswith("error") else key] = value
         with self.writer.as_default(step=epoch + 1):
             for name, kl in latents.kl_per_unit(self.model, self.x, self.y).items():
                 tf.summary.histogram(f"kl_per_unit/{name}", kl)
