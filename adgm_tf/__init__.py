@@ -4,7 +4,7 @@ from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import semi_supervised_dataset
 from adgm_tf.models import (
-    ADGM, M2, MODELS, SDGM, ADGMDeterministic, DeepGenerativeModel, KLWarmup,
+    ADGM, M2, MODELS, SDGM, ADGMDeterministic, ADGMFixedAuxiliary, DeepGenerativeModel, KLWarmup,
 )
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "SDGM",
     "M2",
     "ADGMDeterministic",
+    "ADGMFixedAuxiliary",
     "DeepGenerativeModel",
     "KLWarmup",
     "MODELS",

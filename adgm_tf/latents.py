@@ -78,6 +78,8 @@ def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dic
     result = {"z": tfd.kl_divergence(q_z.distribution, model.prior_z.distribution)}
     if model.p_a is not None:
         result["a"] = tfd.kl_divergence(q_a.distribution, model.p_a(v, training=False).distribution)
+    elif model.prior_a is not None:  # p(a) = N(0, I)
+        result["a"] = tfd.kl_divergence(q_a.distribution, model.prior_a.distribution)
     return {k: np.mean(v.numpy(), axis=0) for k, v in result.items()}
 
 
@@ -113,6 +115,7 @@ def auxiliary_usage(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray,
         "error_a_mean": error(mean),
         "error_a_noise": error(noise),
     }
-    if model.p_a is not None:
-        result["a_kl"] = float(np.sum(kl_per_unit(model, x.numpy(), y)["a"]))
+    kl = kl_per_unit(model, x.numpy(), y)
+    if "a" in kl:
+        result["a_kl"] = float(np.sum(kl["a"]))
     return result

@@ -10,6 +10,8 @@ Generative models (eqs. 5-8, 21, 22), with p(z) = N(0, I) and p(y) = Cat(1/K):
     SDGM:  p(x, a, y, z) = p(x|a,y,z) p(a|y,z) p(y) p(z)
     M2:    p(x, y, z)    = p(x|y,z) p(y) p(z)     and q(y|x) q(z|y,x)   (Kingma et al., 2014)
     ADGM with deterministic a: a = mu(x) is a feature of x, no p(a|.) and no q(a|x) density.
+    ADGM with fixed q(a|x) (the authors' early code): p(x|y,z) p(a) p(y) p(z), p(a) = N(0, I),
+                 q(a|x) q(y|a,x) q(z|y,x) with q(a|x) never trained.
 
 The variants differ only in which variables each conditional sees: that is the
 `Architecture` table below; every network comes from `networks.StochasticNetwork`.
@@ -49,8 +51,10 @@ class Architecture:
     """Which variables each conditional of a model sees."""
 
     auxiliary: str  # "stochastic", "deterministic" or "none": the kind of `a`
-    p_a_inputs: tuple[str, ...]  # parents of a in p; () when a is not in p
+    p_a_inputs: tuple[str, ...]  # parents of a in p; () when a is not in p (or p(a) = N(0, I))
     p_x_inputs: tuple[str, ...]  # parents of x in p
+    q_z_sees_a: bool = True  # q(z|a,y,x), or q(z|y,x)
+    train_q_a: bool = True  # False: q(a|x) keeps its random initial weights
 
     @property
     def q_y_inputs(self) -> tuple[str, ...]:
@@ -58,7 +62,7 @@ class Architecture:
 
     @property
     def q_z_inputs(self) -> tuple[str, ...]:
-        return ("a", "y", "x") if self.auxiliary != "none" else ("y", "x")
+        return ("a", "y", "x") if self.auxiliary != "none" and self.q_z_sees_a else ("y", "x")
 
 
 ARCHITECTURES = {
@@ -66,6 +70,11 @@ ARCHITECTURES = {
     "sdgm": Architecture("stochastic", p_a_inputs=("y", "z"), p_x_inputs=("a", "y", "z")),
     "m2": Architecture("none", p_a_inputs=(), p_x_inputs=("y", "z")),
     "adgm_deterministic": Architecture("deterministic", p_a_inputs=(), p_x_inputs=("y", "z")),
+    # The model of the authors' early public code, whose log is the only published curve to
+    # 1.6% (reproduction notes): p(a) = N(0, I), q(z|y,x), and q(a|x) never trained, so `a`
+    # is a fixed random function of x plus noise.
+    "adgm_fixed_qa": Architecture("stochastic", p_a_inputs=(), p_x_inputs=("y", "z"),
+                                  q_z_sees_a=False, train_q_a=False),
 }
 
 
@@ -92,6 +101,7 @@ class DeepGenerativeModel(keras.Model):
         paper's benchmarks).
       head_init_std: start the Gaussian heads' weights as N(0, head_init_std^2) (the
         authors' code: 1e-3); None for Glorot.
+      init: the hidden kernels' initialisation, one of `networks.INITS`.
       weight_prior: adds weight_prior * sum(W^2) / 2 over the weight matrices to the loss: a
         N(0, 1) prior on the weights divided by N when weight_prior = 1 / N (the authors'
         code). 0 disables it.
@@ -123,6 +133,7 @@ class DeepGenerativeModel(keras.Model):
         batch_norm_stats: str = "unlabeled",
         p_a_inputs: Sequence[str] | None = None,
         head_init_std: float | None = None,
+        init: str = "glorot_uniform",
         weight_prior: float = 0.0,
         seed: int | None = 0,
         share_work: bool = True,
@@ -168,7 +179,7 @@ class DeepGenerativeModel(keras.Model):
             classification_weight=float(classification_weight), batch_norm=bool(batch_norm),
             batch_norm_stats=batch_norm_stats,
             p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
-            head_init_std=head_init_std, weight_prior=float(weight_prior), seed=seed,
+            head_init_std=head_init_std, init=init, weight_prior=float(weight_prior), seed=seed,
             share_work=bool(share_work),
         )
         self.share_work = bool(share_work)
@@ -189,7 +200,7 @@ class DeepGenerativeModel(keras.Model):
         def net(name, inputs, head, size):
             return StochasticNetwork(
                 inputs, dims, hidden_sizes, head, size, batch_norm=batch_norm,
-                head_init_std=head_init_std, name=name, dtype=self.dtype_policy,
+                head_init_std=head_init_std, init=init, name=name, dtype=self.dtype_policy,
             )
 
         self.q_a = None
@@ -199,6 +210,9 @@ class DeepGenerativeModel(keras.Model):
         self.q_y = net("q_y", arch.q_y_inputs, "categorical", self.num_classes)
         self.q_z = net("q_z", arch.q_z_inputs, "gaussian", self.z_dim)
         self.p_a = net("p_a", arch.p_a_inputs, "gaussian", self.a_dim) if arch.p_a_inputs else None
+        # p(a) = N(0, I) for a stochastic `a` without p(a|.) (adgm_fixed_qa)
+        self.prior_a = (tfd.Independent(tfd.Normal(tf.zeros(self.a_dim), 1.0), 1)
+                        if arch.auxiliary == "stochastic" and self.p_a is None else None)
         self.p_x = net("p_x", arch.p_x_inputs, likelihood, self.input_dim)
         self.prior_z = tfd.Independent(tfd.Normal(tf.zeros(self.z_dim), 1.0), 1)
         self.log_py = bounds.log_uniform_prior(self.num_classes)
@@ -228,6 +242,8 @@ class DeepGenerativeModel(keras.Model):
             "bound": keras.metrics.Mean(name="bound"),
         }
         self.build((None, self.input_dim))
+        if self.q_a is not None and not arch.train_q_a:  # after build: every weight exists
+            self.q_a.trainable = False  # left out of trainable_variables: never updated
 
     # ------------------------------------------------------------------ forward pieces
 
@@ -288,7 +304,11 @@ class DeepGenerativeModel(keras.Model):
         v = {"x": x, "y": y_onehot, "a": a}
         q_z = self.q_z(v, **kw)
         v["z"] = reparameterize(q_z, eps_z)  # [(K,) S, B, n_z]
-        log_pa = self.p_a(v, **kw).log_prob(a) if self.p_a is not None else 0.0
+        log_pa = 0.0
+        if self.p_a is not None:
+            log_pa = self.p_a(v, **kw).log_prob(a)
+        elif self.prior_a is not None:
+            log_pa = self.prior_a.log_prob(a)
         p_x = self.p_x(v, **kw)
         if self.likelihood == "bernoulli":  # one fused pass each way (fused.py)
             log_px = fused.bernoulli_log_likelihood(x, p_x.distribution.logits)
@@ -466,4 +486,13 @@ class ADGMDeterministic(_Variant):
     ARCHITECTURE = "adgm_deterministic"
 
 
-MODELS = {cls.ARCHITECTURE: cls for cls in (ADGM, SDGM, M2, ADGMDeterministic)}
+@keras.saving.register_keras_serializable(package="adgm_tf")
+class ADGMFixedAuxiliary(_Variant):
+    """The authors' early code: p(x|y,z) p(a) p(y) p(z) with p(a) = N(0, I), q(z|y,x), and
+    q(a|x) left at its random initialisation."""
+
+    ARCHITECTURE = "adgm_fixed_qa"
+
+
+MODELS = {cls.ARCHITECTURE: cls for cls in (ADGM, SDGM, M2, ADGMDeterministic,
+                                            ADGMFixedAuxiliary)}

@@ -29,6 +29,10 @@ from adgm_tf import fused
 tfd = tfp.distributions
 
 HEADS = ("gaussian", "bernoulli", "categorical", "deterministic")
+# Hidden kernels: "glorot_uniform" (Keras' default; the first layer as one kernel of the
+# concatenated inputs) or "glorot_normal_relu" (the authors' code: N(0, 2 * 2 / (fan_in +
+# fan_out)), a Glorot-normal kernel with ReLU gain, each first-layer input with its own fan-in).
+INITS = ("glorot_uniform", "glorot_normal_relu")
 
 
 def on_rows(fn, v: tf.Tensor) -> tf.Tensor:
@@ -99,10 +103,11 @@ class MLP(keras.layers.Layer):
       batch_norm: batch normalisation before each ReLU (the authors' code; not in the paper).
         The layers before it then have no bias (the normalisation removes it).
       input_names: names of the inputs, for the first layer's kernels (default 0, 1, ...).
+      init: the hidden kernels' initialisation, one of `INITS`.
 
-    The first layer has one kernel per input, initialised as one Glorot-uniform kernel of
-    the concatenated inputs would be, so h_1 = relu(sum_i v_i W_i + b) is a Dense layer on
-    concat(v_1, ..., v_n); keeping the kernels apart spares a split forward and a
+    The first layer has one kernel per input, so h_1 = relu(sum_i v_i W_i + b) is a Dense
+    layer on concat(v_1, ..., v_n) (with "glorot_uniform", initialised as one kernel of the
+    concatenation would be); keeping the kernels apart spares a split forward and a
     concatenation backward. Under a mixed-precision dtype policy (e.g. "mixed_bfloat16") the
     matrix products run in the compute dtype, the weights stay float32, and
     `DistributionHead` returns float32 distributions.
@@ -114,26 +119,34 @@ class MLP(keras.layers.Layer):
         hidden_sizes: Sequence[int],
         batch_norm: bool = False,
         input_names: Sequence[str] | None = None,
+        init: str = "glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not hidden_sizes:
             raise ValueError("MLP needs at least one hidden layer; got hidden_sizes=().")
+        if init not in INITS:
+            raise ValueError(f"Unknown init {init!r}; choose one of {INITS}.")
         self.input_dims = tuple(int(d) for d in input_dims)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.batch_norm = batch_norm
         names = input_names or [str(i) for i in range(len(self.input_dims))]
         first = self.hidden_sizes[0]
-        glorot = (6.0 / (sum(self.input_dims) + first)) ** 0.5  # of the concatenated kernel
+        if init == "glorot_uniform":  # of the concatenated kernel
+            first_init = _uniform((6.0 / (sum(self.input_dims) + first)) ** 0.5)
+            hidden_init = "glorot_uniform"
+        else:  # std = sqrt(2) sqrt(2 / (fan_in + fan_out)), each input's kernel on its own
+            first_init = hidden_init = keras.initializers.VarianceScaling(
+                2.0, mode="fan_avg", distribution="untruncated_normal")
         self.kernels = [
-            self.add_weight(shape=(d, first), initializer=_uniform(glorot), name=f"kernel_{n}")
+            self.add_weight(shape=(d, first), initializer=first_init, name=f"kernel_{n}")
             for d, n in zip(self.input_dims, names)
         ]
         self.bias = None if batch_norm else self.add_weight(
             shape=(first,), initializer="zeros", name="bias")
         self.dense = [
             keras.layers.Dense(h, use_bias=not batch_norm, name=f"dense_{i + 1}",
-                               dtype=self.dtype_policy)
+                               kernel_initializer=hidden_init, dtype=self.dtype_policy)
             for i, h in enumerate(self.hidden_sizes[1:])
         ]
         self.norms = (
@@ -236,7 +249,7 @@ class StochasticNetwork(keras.layers.Layer):
     Args:
       input_names: names of the conditioning variables, e.g. ("a", "y", "x").
       dims: feature size of every variable name.
-      hidden_sizes, batch_norm: see `MLP`.
+      hidden_sizes, batch_norm, init: see `MLP`.
       head, head_init_std: kind and `init_std` of the `DistributionHead`.
       event_size: dimension of the output variable.
     """
@@ -250,12 +263,14 @@ class StochasticNetwork(keras.layers.Layer):
         event_size: int,
         batch_norm: bool = False,
         head_init_std: float | None = None,
+        init: str = "glorot_uniform",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.input_names = tuple(input_names)
         self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm,
-                       input_names=self.input_names, name="mlp", dtype=self.dtype_policy)
+                       input_names=self.input_names, init=init, name="mlp",
+                       dtype=self.dtype_policy)
         self.head = DistributionHead(head, event_size, head_init_std, name="head",
                                      dtype=self.dtype_policy)
 

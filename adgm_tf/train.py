@@ -92,6 +92,7 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
         batch_norm_stats=config.get("batch_norm_stats", "unlabeled"),
         p_a_inputs=config.get("p_a_inputs"),
         head_init_std=config.get("head_init_std"),
+        init=config.get("init", "glorot_uniform"),
         weight_prior=config.get("weight_prior", 0.0),
         seed=config.seed,
         dtype=config.get("dtype_policy", "float32"),

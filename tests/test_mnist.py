@@ -1,8 +1,10 @@
 """The MNIST loader: idx parsing, checksums, clear errors, the label draw and binarisation."""
 
 import gzip
+import importlib
 import os
 import shutil
+from pathlib import Path
 
 import ml_collections
 import numpy as np
@@ -127,3 +129,17 @@ def test_one_epoch_on_a_slice(tmp_path, real_dir):
     assert 0.0 <= metrics["test_error"] < 0.9  # 10 steps: better than chance
     assert np.isfinite(metrics["test_bound"]) and metrics["test_bound"] < 0
     assert (tmp_path / "model.weights.h5").exists() and (tmp_path / "saved_model").is_dir()
+
+
+@pytest.mark.parametrize("name", sorted(
+    p.stem for p in (Path(__file__).parents[1] / "adgm_tf" / "configs").glob("mnist_*.py")))
+def test_every_mnist_config_is_possible_and_builds_its_model(name):
+    from adgm_tf import train
+    from adgm_tf.benchmark import _synthetic_data
+
+    config = importlib.import_module(f"adgm_tf.configs.{name}").get_config()
+    train.check_config(config)
+    input_dim = 784 if config.data.min_pixel_std == 0 else 444
+    model = train.build_model(config, _synthetic_data(input_dim, 200, 2))
+    assert model.q_y.mlp.hidden_sizes == tuple(config.hidden_sizes)
+    assert type(model).ARCHITECTURE == config.model

@@ -85,6 +85,28 @@ def test_architectures_wire_the_paper_conditionals():
     assert set(ARCHITECTURES) == set(MODELS)
 
 
+def test_fixed_qa_variant_keeps_q_a_untrained_and_scores_a_under_a_standard_normal():
+    """The authors' early model: q(z|y,x), p(a) = N(0, I), q(a|x) out of the update."""
+    model = _model("adgm_fixed_qa", num_samples=2)
+    assert model.p_a is None and model.q_z.input_names == ("y", "x")
+    assert model.q_a.weights and not any("/q_a/" in v.path for v in model.trainable_variables)
+    x, y = _x(), tf.constant([0, 1, 2, 0])
+    eps_a, eps_z = model._noise(x, 2)
+    a, log_qa = model.auxiliary(x, eps_a)
+    log_w = model.log_weight(x, tf.one_hot(y, 3), a, log_qa, eps_z)  # [S, B]
+    # the same weight with log N(a; 0, I) taken out by hand: the rest does not see a
+    log_pa = -0.5 * tf.reduce_sum(a**2, -1) - 0.5 * 3 * np.log(2 * np.pi)
+    without_a = model.log_weight(x, tf.one_hot(y, 3), tf.zeros_like(a), 0.0, eps_z)
+    log_p0 = -0.5 * 3 * np.log(2 * np.pi)
+    np.testing.assert_allclose(log_w, without_a - log_p0 + log_pa - log_qa, rtol=1e-5, atol=1e-4)
+    before = [w.numpy() for w in model.q_a.weights]
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    data = {"x_labeled": x, "y_labeled": y, "x_unlabeled": _x(seed=1)}
+    model.fit(tf.data.Dataset.from_tensors(data).repeat(3), epochs=1, verbose=0)
+    for w, w0 in zip(model.q_a.weights, before):
+        np.testing.assert_array_equal(w.numpy(), w0)
+
+
 def test_m2_labeled_bound_by_hand():
     """For M2 the labeled bound is log p(x|y,z) + log p(y) + log p(z) - log q(z|y,x)."""
     model = _model("m2")

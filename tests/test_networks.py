@@ -128,3 +128,15 @@ def test_batch_norm_mlp_trains_on_batch_statistics_and_infers_with_moving_averag
     by_hand = np.maximum((pre.numpy() - mean) / np.sqrt(var + 1e-3), 0.0)  # gamma 1, beta 0
     np.testing.assert_allclose(tf.reshape(mlp([x, y], training=False), [10, 6]), by_hand,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_glorot_normal_relu_init_gives_each_kernel_its_own_fan_in():
+    keras.utils.set_random_seed(0)
+    mlp = MLP([300, 100], hidden_sizes=(200, 400), input_names=("x", "a"),
+              init="glorot_normal_relu")
+    mlp([tf.zeros([1, 300]), tf.zeros([1, 100])])  # builds the hidden layer
+    for kernel, fan_in in zip(mlp.kernels, (300, 100)):
+        assert np.std(kernel.numpy()) == pytest.approx(np.sqrt(4.0 / (fan_in + 200)), rel=0.05)
+    assert np.std(mlp.dense[0].kernel.numpy()) == pytest.approx(np.sqrt(4.0 / 600), rel=0.05)
+    with pytest.raises(ValueError, match="Unknown init"):
+        MLP([3], hidden_sizes=(4,), init="he")

@@ -20,6 +20,8 @@ The authors' further details (../shared/reference/reproduction-notes.md), weighe
   names it as a stabiliser; it costs little per step here.
 - small initial Gaussian heads, N(0, 1e-3): ON (head_init_std); the first steps then start
   from q = N(0, 1) posteriors instead of large random ones.
+- Glorot-normal hidden kernels with ReLU gain, each input with its own fan-in
+  (init="glorot_normal_relu"): OFF, Keras' Glorot-uniform; a factor of the recipe study.
 - gradient clipping to global norm 5: ON (global_clipnorm). The authors' further
   element-wise clip to +-1 (elementwise_clipvalue, `optimizers.ClippedAdam`): OFF, a factor
   of the recipe study (BENCHMARKS.md).
@@ -64,6 +66,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_norm = True
     config.batch_norm_stats = "unlabeled"  # passes that update the moving averages: or "all"
     config.head_init_std = 1e-3  # 0 or None: Glorot heads
+    config.init = "glorot_uniform"  # hidden kernels; "glorot_normal_relu": the authors' code
     config.weight_prior = 1.0 / 60_000  # N(0, 1) prior on the weights, divided by N
     config.num_samples = 1  # Monte Carlo samples of a and z per example in training
     config.num_predict_samples = 100  # samples of a averaged for q(y|x)
