@@ -150,9 +150,10 @@ MATMUL_OPS = ("MatMul", "_MklMatMul", "_MklNativeMatMul", "_MklFusedMatMul",
 XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"  # one run of an XLA-compiled cluster
 
 
-def op_times(xspace_path: str) -> dict[str, float]:
+def op_times(xspace_path: str) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds spent in matrix products, in XLA-fused clusters and in other TensorFlow ops,
-    summed over the host threads of a profiler trace (an .xplane.pb file).
+    summed over the host threads of a profiler trace (an .xplane.pb file), and the same
+    seconds by op type (XLA clusters as "XLA").
 
     TensorFlow names an op's event "name:OpType"; infrastructure events (executors,
     function calls) carry "::" or spaces and are left out, so nested events are not counted
@@ -164,6 +165,7 @@ def op_times(xspace_path: str) -> dict[str, float]:
     with open(xspace_path, "rb") as f:
         space.ParseFromString(f.read())
     totals = {"matmul": 0.0, "xla": 0.0, "other": 0.0}
+    by_type: dict[str, float] = {}
     for plane in space.planes:
         if plane.name != "/host:CPU":
             continue
@@ -173,6 +175,7 @@ def op_times(xspace_path: str) -> dict[str, float]:
                 seconds = event.duration_ps * 1e-12
                 if name == XLA_EVENT:
                     totals["xla"] += seconds
+                    by_type["XLA"] = by_type.get("XLA", 0.0) + seconds
                     continue
                 op, _, kind = name.rpartition(":")
                 if not op or "::" in name or " " in name or not kind.isidentifier():
@@ -181,11 +184,13 @@ def op_times(xspace_path: str) -> dict[str, float]:
                         "Iterator"):
                     continue  # launches (their clusters are counted above) and tf.data
                 totals["matmul" if kind in MATMUL_OPS else "other"] += seconds
-    return totals
+                by_type[kind] = by_type.get(kind, 0.0) + seconds
+    return totals, by_type
 
 
-def profile_steps(model, dataset, steps: int, logdir: str) -> dict[str, float]:
-    """Trains `steps` more steps under TensorFlow's profiler; `op_times` per step, in ms."""
+def profile_steps(model, dataset, steps: int, logdir: str, top: int = 12) -> dict[str, Any]:
+    """Trains `steps` more steps under TensorFlow's profiler; `op_times` per step, in ms,
+    with the `top` op types that took longest ("top_ops")."""
     import glob
     import shutil
 
@@ -198,7 +203,11 @@ def profile_steps(model, dataset, steps: int, logdir: str) -> dict[str, float]:
     finally:
         tf.profiler.experimental.stop()
     path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
-    return {k: 1e3 * v / steps for k, v in op_times(path).items()}
+    totals, by_type = op_times(path)
+    result: dict[str, Any] = {k: 1e3 * v / steps for k, v in totals.items()}
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:top]
+    result["top_ops"] = [[kind, 1e3 * v / steps] for kind, v in ranked]
+    return result
 
 
 def time_case(config, case: Case, warmup_steps: int, steps: int,
@@ -370,7 +379,7 @@ def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
     ]
     for c in cases:
         ops = c.get("profile_ms_per_step") or {}
-        total = sum(ops.values())
+        total = sum(ops.get(k, 0.0) for k in ("matmul", "xla", "other"))
         if not total:
             continue
         rate = rates.get(rate_key(c["dtype_policy"], c["unlabeled_rows"]))
@@ -380,6 +389,18 @@ def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
             f"| {100 * ops['matmul'] / total:.0f}% | {100 * ops['xla'] / total:.0f}% "
             f"| {100 * ops['other'] / total:.0f}% |"
         )
+    return "\n".join(lines)
+
+
+def op_table(cases: list[dict]) -> str:
+    """The op types that took longest in each case's profiled steps, with their share of
+    the op time."""
+    lines = ["| case | op type | share of op time |", "|---|---|---|"]
+    for c in cases:
+        ops = c.get("profile_ms_per_step") or {}
+        total = sum(ops.get(k, 0.0) for k in ("matmul", "xla", "other"))
+        for kind, ms in ops.get("top_ops", []):
+            lines.append(f"| {c['label']} | {kind} | {100 * ms / total:.1f}% |")
     return "\n".join(lines)
 
 

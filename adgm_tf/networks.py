@@ -282,14 +282,17 @@ class StochasticNetwork(keras.layers.Layer):
 
 
 class FreeGaussian(keras.layers.Layer):
-    """A diagonal Gaussian with free (input-independent) mean and log-variance.
+    """A diagonal Gaussian with free (input-independent) mean and log-variance; the mean
+    starts at 0, or at N(0, loc_init_std^2) (seeded) when that is given.
 
     Use `distribution()`: a Keras layer called without inputs does not pass gradients.
     """
 
-    def __init__(self, event_size: int, **kwargs):
+    def __init__(self, event_size: int, loc_init_std: float | None = None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.loc = self.add_weight(shape=(event_size,), initializer="zeros", name="loc")
+        loc_init = (keras.initializers.RandomNormal(stddev=loc_init_std, seed=seed)
+                    if loc_init_std else "zeros")
+        self.loc = self.add_weight(shape=(event_size,), initializer=loc_init, name="loc")
         self.log_var = self.add_weight(shape=(event_size,), initializer="zeros", name="log_var")
 
     def distribution(self) -> tfd.Distribution:

@@ -59,6 +59,9 @@ class PotentialFit(keras.Model):
       a_dim, hidden_sizes: sizes of the auxiliary model's networks (paper: 4 and 3 x 20).
       num_samples: Monte Carlo samples per training step.
       seed: seed of the noise.
+      init_std: breaks the symmetric start (None: keras' defaults). The Gaussian baseline's
+        mean starts at N(0, init_std^2); the auxiliary model's q(z|a) head starts with
+        weights and biases N(0, init_std^2), so that different `a` start at different z.
 
     `train_step` ignores its data (any dataset sets the number of steps) and maximises the
     bound; its metric "bound" is the per-step estimate of the lower bound on log Z.
@@ -72,6 +75,7 @@ class PotentialFit(keras.Model):
         hidden_sizes: Sequence[int] = (20, 20, 20),
         num_samples: int = 100,
         seed: int | None = 0,
+        init_std: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,11 +90,12 @@ class PotentialFit(keras.Model):
         dims = {"a": self.a_dim, "z": self.z_dim}
         if self.auxiliary:
             self.q_a = FreeGaussian(self.a_dim, name="q_a")
-            self.q_z = StochasticNetwork(("a",), dims, hidden_sizes, "gaussian", 2, name="q_z")
+            self.q_z = StochasticNetwork(("a",), dims, hidden_sizes, "gaussian", 2, name="q_z",
+                                         head_init_std=init_std)
             self.p_a = StochasticNetwork(("z",), dims, hidden_sizes, "gaussian", self.a_dim,
                                          name="p_a")
         else:
-            self.q_z = FreeGaussian(self.z_dim, name="q_z")
+            self.q_z = FreeGaussian(self.z_dim, name="q_z", loc_init_std=init_std, seed=seed)
         self.bound_tracker = keras.metrics.Mean(name="bound")
         self.sample(1)  # creates the networks' weights
         self.built = True
@@ -132,3 +137,14 @@ class PotentialFit(keras.Model):
     @property
     def metrics(self):
         return [self.bound_tracker]
+
+
+def fraction_right(z: np.ndarray) -> float:
+    """The share of samples z [N, 2] in the right half-plane (z_1 > 0): near 0 or 1 for a
+    one-mode fit of `two_modes`, near 1/2 for a fit of both modes."""
+    return float(np.mean(np.asarray(z)[:, 0] > 0))
+
+
+def finds_both_modes(z: np.ndarray, least: float = 0.1) -> bool:
+    """Whether at least `least` of the samples lie in each half-plane."""
+    return least <= fraction_right(z) <= 1 - least

@@ -29,7 +29,8 @@ from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
 from adgm_tf.models import BATCH_NORM_STATS, MODELS, DeepGenerativeModel, KLWarmup
 from adgm_tf.optimizers import ClippedAdam
-from adgm_tf.potential import POTENTIALS, PotentialFit, true_log_normaliser
+from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, fraction_right,
+                               true_log_normaliser)
 from adgm_tf.workdir import read_history, trim_history, write_json
 
 
@@ -217,6 +218,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses impossible values before any data is read or work is done."""
     problems = []
     positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
+                "num_restarts",
                 "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
                 "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
     for key in positive:
@@ -360,29 +362,52 @@ def auxiliary_pca_figure(model: DeepGenerativeModel, x, y, path: str) -> str | N
 
 
 def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Fits the auxiliary VAE and a diagonal Gaussian to exp(-U(z)); returns both bounds."""
+    """Fits the auxiliary VAE and a diagonal Gaussian to exp(-U(z)), from
+    `config.num_restarts` seeds (config.seed, config.seed + 1, ...); returns every seed's
+    bound, the best and the spread, and how many fits found both modes."""
     steps = tf.data.Dataset.from_tensors(tf.zeros(())).repeat()
-    fits, metrics, samples = {}, {"potential": config.potential}, {}
+    restarts = config.get("num_restarts", 1)
+    seeds = list(range(config.seed, config.seed + restarts))
+    metrics = {"potential": config.potential, "seeds": seeds}
+    fits, best_samples = {}, {}
     for label, auxiliary in (("auxiliary", True), ("gaussian", False)):
-        keras.utils.set_random_seed(config.seed)
-        model = PotentialFit(
-            potential=config.potential, auxiliary=auxiliary, a_dim=config.a_dim,
-            hidden_sizes=tuple(config.hidden_sizes), num_samples=config.num_samples,
-            seed=config.seed,
-        )
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-        subdir = plots.ensure_dir(os.path.join(workdir, label))
-        history, wall = _fit(model, steps, subdir, config)
-        z, log_w = model.sample(config.num_eval_samples)
-        metrics[f"{label}_bound"] = float(np.mean(log_w))
-        metrics[f"{label}_bound_stderr"] = float(np.std(log_w) / np.sqrt(len(log_w)))
-        metrics[f"{label}_train_wall_time_s"] = round(wall, 1)
-        samples[label] = z.numpy()
-        fits[label] = history["bound"]
+        runs = []
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            model = PotentialFit(
+                potential=config.potential, auxiliary=auxiliary, a_dim=config.a_dim,
+                hidden_sizes=tuple(config.hidden_sizes), num_samples=config.num_samples,
+                seed=seed, init_std=config.get("init_std"),
+            )
+            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+            name = label if restarts == 1 else f"{label}_seed{seed}"
+            subdir = plots.ensure_dir(os.path.join(workdir, name))
+            history, wall = _fit(model, steps, subdir, config)
+            z, log_w = model.sample(config.num_eval_samples)
+            z = z.numpy()
+            runs.append(dict(seed=seed, bound=float(np.mean(log_w)),
+                             bound_stderr=float(np.std(log_w) / np.sqrt(len(log_w))),
+                             fraction_right=fraction_right(z), both_modes=finds_both_modes(z),
+                             train_wall_time_s=round(wall, 1), samples=z,
+                             history=history["bound"]))
+        bounds_ = np.array([r["bound"] for r in runs])
+        best = runs[int(np.argmax(bounds_))]
+        metrics[f"{label}_bound"] = best["bound"]  # the best seed's
+        metrics[f"{label}_bound_stderr"] = best["bound_stderr"]
+        metrics[f"{label}_best_seed"] = best["seed"]
+        metrics[f"{label}_bound_mean"] = float(bounds_.mean())
+        metrics[f"{label}_bound_std"] = float(bounds_.std())
+        metrics[f"{label}_both_modes"] = int(sum(r["both_modes"] for r in runs))
+        metrics[f"{label}_train_wall_time_s"] = round(sum(r["train_wall_time_s"] for r in runs), 1)
+        metrics[f"{label}_runs"] = [{k: v for k, v in r.items() if k not in ("samples", "history")}
+                                    for r in runs]
+        best_samples[label] = best["samples"]
+        fits[label] = best["history"]
     metrics["true_log_Z"] = true_log_normaliser(POTENTIALS[config.potential])
     metrics["epochs"] = config.num_epochs
     write_json(os.path.join(workdir, "metrics.json"), metrics)
-    plots.densities(POTENTIALS[config.potential], samples, os.path.join(workdir, "densities.png"))
+    plots.densities(POTENTIALS[config.potential], best_samples,
+                    os.path.join(workdir, "densities.png"))
     plots.curves(fits, os.path.join(workdir, "bound.png"), "bound on log Z",
                  title=f"true log Z = {metrics['true_log_Z']:.3f}")
     return metrics

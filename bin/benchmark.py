@@ -31,7 +31,8 @@ from adgm_tf.workdir import write_json
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for benchmark.json (optional).")
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "adgm_tf/configs/mnist_adgm.py", "Config file whose recipe every case trains.")
-_MODELS = flags.DEFINE_list("models", ["adgm", "sdgm", "m2"], "Models to time.")
+_MODELS = flags.DEFINE_list("models", ["adgm", "sdgm", "m2"],
+                            "Models to time (none, --models=, for the epoch runs alone).")
 _INPUT_DIMS = flags.DEFINE_list("input_dims", ["444", "784"], "Input sizes.")
 _NUM_SAMPLES = flags.DEFINE_list("num_samples", ["1", "5"], "Monte Carlo samples.")
 _DTYPES = flags.DEFINE_list("dtype_policies", list(DTYPE_POLICIES), "Keras policies.")
@@ -121,13 +122,17 @@ def main(argv):
               f"{result['achieved_gflops']:.0f} GFLOP/s, peak {result['peak_memory_mb']:.0f} MB",
               flush=True)
         save()
-    print(benchmark.markdown_table(results, rates))
-    if _PROFILE.value:
+    if results:
+        print(benchmark.markdown_table(results, rates))
+    if _PROFILE.value and results:
         print(benchmark.profile_table(results, rates))
+        print(benchmark.op_table(results))
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     overrides = config_flags.get_override_values(flags.FLAGS["config"])
     for policy, samples in epochs:
-        run_overrides = {**overrides, "dtype_policy": policy}
+        run_overrides = dict(overrides)
+        if policy != config.get("dtype_policy", "float32"):
+            run_overrides["dtype_policy"] = policy
         if samples:
             run_overrides["eval_predict_samples"] = samples
         with tempfile.TemporaryDirectory() as workdir:

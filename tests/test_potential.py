@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adgm_tf.potential import PotentialFit, true_log_normaliser, two_modes
+from adgm_tf.potential import (PotentialFit, finds_both_modes, fraction_right,
+                               true_log_normaliser, two_modes)
 
 
 def test_two_modes_potential_by_hand():
@@ -44,3 +45,28 @@ def test_training_raises_both_bounds():
         model.fit(steps, epochs=1, steps_per_epoch=150, verbose=0)
         after = float(model.estimate_bound(20000))
         assert after > before + 0.5, (auxiliary, before, after)
+
+
+
+def test_mode_count_by_hand():
+    left, right = np.array([[-2.0, 0.0]] * 9), np.array([[2.0, 0.1]])
+    assert fraction_right(np.r_[left, right]) == 0.1
+    assert finds_both_modes(np.r_[left, right]) and not finds_both_modes(left)
+
+
+def test_random_initial_means_break_the_symmetric_start():
+    """init_std draws the Gaussian's initial mean (seeded) and spreads q(z|a)'s initial means
+    over a; without it the Gaussian starts at 0."""
+    plain = PotentialFit(auxiliary=False, seed=0)
+    np.testing.assert_array_equal(plain.q_z.loc.numpy(), [0.0, 0.0])
+    means = [PotentialFit(auxiliary=False, seed=s, init_std=1.0).q_z.loc.numpy() for s in (0, 0, 1)]
+    np.testing.assert_array_equal(means[0], means[1])
+    assert np.abs(means[0]).max() > 0 and not np.array_equal(means[0], means[2])
+    keras.utils.set_random_seed(0)
+    wide = PotentialFit(auxiliary=True, seed=0, init_std=1.0)
+    keras.utils.set_random_seed(0)
+    narrow = PotentialFit(auxiliary=True, seed=0)
+    a = tf.random.stateless_normal((2000, 4), seed=(0, 0))  # a ~ q(a) = N(0, I) at the start
+    spread = {name: float(np.std(m.q_z({"a": a}).mean().numpy()[:, 0]))  # of E[z|a] over a
+              for name, m in (("wide", wide), ("narrow", narrow))}
+    assert spread["wide"] > 2 * spread["narrow"], spread

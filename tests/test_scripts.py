@@ -23,13 +23,18 @@ SMOKE_RUNS = {
          "--config.progress_bar=False"],
         ["--config=adgm_tf/configs/potential.py", "--config.num_epochs=1",
          "--config.steps_per_epoch=20", "--config.num_eval_samples=1000",
-         "--config.progress_bar=False"],
+         "--config.num_restarts=2", "--config.progress_bar=False"],
     ],
     # Two tiny cases in fresh processes; the workdir receives benchmark.json.
     "benchmark.py": [
         ["--models=adgm,m2", "--input_dims=12", "--num_samples=2", "--dtype_policies=float32",
          "--steps=2", "--warmup_steps=1", "--num_unlabeled=200", "--peak_size=0",
-         "--config.hidden_sizes=(8, 8)", "--config.a_dim=3", "--config.z_dim=2"],
+         "--profile_steps=2", "--config.hidden_sizes=(8, 8)", "--config.a_dim=3",
+         "--config.z_dim=2"],
+        # one real epoch through bin/train.py (here the half-moons, no download)
+        ["--models=", "--config=adgm_tf/configs/moons.py",
+         "--config.data.num_train=300", "--config.data.num_test=100",
+         "--epoch_policies=float32", "--epoch_eval_predict_samples=2"],
     ],
     # These read a trained run: the `trained_mnist` workdir below.
     "evaluate.py": [["--iw_samples=3", "--batch_size=40"],
@@ -58,8 +63,7 @@ def _run(script, args, workdir):
 @pytest.mark.parametrize(
     "script, args",
     [(s, a) for s, runs in SMOKE_RUNS.items() for a in runs],
-    ids=lambda v: v if isinstance(v, str) else v[0].split("/")[-1] + "|" + (
-        v[1] if len(v) > 1 else ""),
+    ids=lambda v: v if isinstance(v, str) else "|".join(a.split("/")[-1] for a in v[:2]),
 )
 def test_script_runs(script, args, tmp_path, request):
     if script in NEEDS_TRAINED_RUN:
@@ -86,6 +90,11 @@ def test_script_runs(script, args, tmp_path, request):
             # the reloaded weights classify as the trained model did
             assert evaluation["test_error"] == pytest.approx(trained["test_error"], abs=1e-6)
             assert evaluation["test_iw_bound_3"] >= evaluation["test_bound"] - 5.0
+            for key in ("test_bound_binarized", "test_bound_batch_stats",
+                        "test_bound_binarized_batch_stats"):
+                assert np.isfinite(evaluation[key]), key
+            assert evaluation["a_posterior_var"] > 0 and evaluation["a_mean_spread"] >= 0
+            assert 0 <= evaluation["error_a_noise"] <= 1 and evaluation["a_kl"] >= 0
         else:
             for name in ("analogies.png", "class_samples.png", "kl_per_unit.png",
                          "pca_a.png", "test_error.png"):
@@ -95,19 +104,32 @@ def test_script_runs(script, args, tmp_path, request):
     assert result.returncode == 0, result.stderr[-3000:]
     if script == "benchmark.py":
         report = json.loads((tmp_path / "benchmark.json").read_text())
+        if "--epoch_policies=float32" in args:
+            epochs = report["epochs"]
+            assert [e["overrides"].get("eval_predict_samples") for e in epochs] == [2]
+            for e in epochs:
+                assert 0 < e["eval_s"] < e["epoch_s"] and 0 <= e["val_error"] <= 1
+            assert "one epoch, float32, eval samples 2:" in result.stdout
+            return
         assert [c["model"] for c in report["cases"]] == ["adgm", "m2"]
         for case in report["cases"]:
             assert case["ms_per_step"] > 0 and case["timed_steps"] == 2 and case["loss_finite"]
+            profile = case["profile_ms_per_step"]
+            assert profile["matmul"] > 0 and profile["other"] > 0 and profile["top_ops"]
             assert case["train_gflop"] > 0 and case["peak_memory_mb"] > 0
         assert report["matmul_gflops"]["float32:2000"] > 0  # K * S * B_u rows
         assert "| adgm D=12 S=2 fp32 |" in result.stdout
+        assert "| adgm D=12 S=2 fp32 | " in result.stdout.split("op time in products")[1]
         return
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "config.json").exists()
     if "potential" in args[0]:
         assert metrics["gaussian_bound"] < metrics["true_log_Z"]
-        for name in ("densities.png", "bound.png", "auxiliary/history.csv",
-                     "gaussian/history.csv"):
+        assert [r["seed"] for r in metrics["auxiliary_runs"]] == metrics["seeds"] == [0, 1]
+        assert metrics["auxiliary_bound"] == max(r["bound"] for r in metrics["auxiliary_runs"])
+        assert 0 <= metrics["gaussian_both_modes"] <= 2
+        for name in ("densities.png", "bound.png", "auxiliary_seed0/history.csv",
+                     "auxiliary_seed1/history.csv", "gaussian_seed1/history.csv"):
             assert (tmp_path / name).exists(), name
     else:
         assert 0.0 <= metrics["test_error"] <= 1.0 and metrics["epochs"] == 1

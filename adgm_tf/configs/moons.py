@@ -23,6 +23,7 @@ Choices the paper leaves open, and ours:
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -54,6 +55,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.labeled_batch_size = 6  # labeled examples per step: all of them
     config.num_epochs = 30
     config.eval_batch_size = 1000
+    config.eval_every_epochs = 1  # in-training evaluation every this many epochs
+    config.eval_predict_samples = config_dict.placeholder(int)  # samples of a (None: all)
+    config.dtype_policy = "float32"  # or "mixed_bfloat16"
     config.progress_bar = True
     config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch
     config.seed = 0
