@@ -29,7 +29,7 @@ from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
 from adgm_tf.models import BATCH_NORM_STATS, MODELS, DeepGenerativeModel, KLWarmup
 from adgm_tf.optimizers import ClippedAdam
-from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, fraction_right,
+from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, mode_shares,
                                true_log_normaliser)
 from adgm_tf.workdir import read_history, trim_history, write_json
 
@@ -178,9 +178,12 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = float((logs or {}).get("loss", 0.0))
-        if np.isfinite(loss):
+        values = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
+        bad = [k for k, v in values.items() if not np.isfinite(v)]
+        if not bad:
             return
+        name = "loss" if "loss" in bad else bad[0]
+        loss = values[name]
         can_roll_back = os.path.isfile(self.weights_path)
         if self.policy == "rollback" and can_roll_back and self.rollbacks < self.max_rollbacks:
             self.rollbacks += 1
@@ -193,7 +196,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         kept = ("the workdir keeps the weights of the last finished epoch; rerun the same "
                 "command to resume from them" if can_roll_back else "no epoch had finished")
         raise FloatingPointError(
-            f"The training loss became {loss} at epoch {self.epoch + 1}, step {batch + 1}; "
+            f"The training {name} became {loss} at epoch {self.epoch + 1}, step {batch + 1}; "
             f"training stopped and {kept}. Try a lower learning_rate, global_clipnorm, "
             f"batch_norm, or on_non_finite='rollback'."
         )
@@ -382,23 +385,35 @@ def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str
             model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
             name = label if restarts == 1 else f"{label}_seed{seed}"
             subdir = plots.ensure_dir(os.path.join(workdir, name))
-            history, wall = _fit(model, steps, subdir, config)
+            try:
+                history, wall = _fit(model, steps, subdir, config)
+            except FloatingPointError as e:  # a diverged restart is reported, not fatal
+                if restarts == 1:
+                    raise
+                print(f"{label}, seed {seed}: {e}")
+                runs.append(dict(seed=seed, bound=float("nan"), diverged=True))
+                continue
             z, log_w = model.sample(config.num_eval_samples)
             z = z.numpy()
-            runs.append(dict(seed=seed, bound=float(np.mean(log_w)),
+            runs.append(dict(seed=seed, bound=float(np.mean(log_w)), diverged=False,
                              bound_stderr=float(np.std(log_w) / np.sqrt(len(log_w))),
-                             fraction_right=fraction_right(z), both_modes=finds_both_modes(z),
+                             mode_shares=mode_shares(z), both_modes=finds_both_modes(z),
                              train_wall_time_s=round(wall, 1), samples=z,
                              history=history["bound"]))
-        bounds_ = np.array([r["bound"] for r in runs])
-        best = runs[int(np.argmax(bounds_))]
+        finished = [r for r in runs if np.isfinite(r["bound"])]
+        if not finished:
+            raise FloatingPointError(f"Every {label} fit diverged; see {workdir}.")
+        bounds_ = np.array([r["bound"] for r in finished])
+        best = finished[int(np.argmax(bounds_))]
         metrics[f"{label}_bound"] = best["bound"]  # the best seed's
         metrics[f"{label}_bound_stderr"] = best["bound_stderr"]
         metrics[f"{label}_best_seed"] = best["seed"]
-        metrics[f"{label}_bound_mean"] = float(bounds_.mean())
+        metrics[f"{label}_bound_mean"] = float(bounds_.mean())  # over the finished fits
         metrics[f"{label}_bound_std"] = float(bounds_.std())
-        metrics[f"{label}_both_modes"] = int(sum(r["both_modes"] for r in runs))
-        metrics[f"{label}_train_wall_time_s"] = round(sum(r["train_wall_time_s"] for r in runs), 1)
+        metrics[f"{label}_diverged"] = len(runs) - len(finished)
+        metrics[f"{label}_both_modes"] = int(sum(r["both_modes"] for r in finished))
+        metrics[f"{label}_train_wall_time_s"] = round(
+            sum(r["train_wall_time_s"] for r in finished), 1)
         metrics[f"{label}_runs"] = [{k: v for k, v in r.items() if k not in ("samples", "history")}
                                     for r in runs]
         best_samples[label] = best["samples"]

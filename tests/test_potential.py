@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from adgm_tf.potential import (PotentialFit, finds_both_modes, fraction_right,
+from adgm_tf.potential import (PotentialFit, finds_both_modes, mode_shares,
                                true_log_normaliser, two_modes)
 
 
@@ -49,9 +49,11 @@ def test_training_raises_both_bounds():
 
 
 def test_mode_count_by_hand():
-    left, right = np.array([[-2.0, 0.0]] * 9), np.array([[2.0, 0.1]])
-    assert fraction_right(np.r_[left, right]) == 0.1
-    assert finds_both_modes(np.r_[left, right]) and not finds_both_modes(left)
+    near_left, near_right = np.array([[-2.0, 0.0]] * 7), np.array([[2.5, 0.1]] * 3)
+    assert mode_shares(np.r_[near_left, near_right]) == [0.3, 0.7]
+    assert finds_both_modes(np.r_[near_left, near_right]) and not finds_both_modes(near_left)
+    broad = np.array([[0.0, 0.0], [0.0, 3.0], [1.0, -1.0]])  # between the modes
+    assert mode_shares(broad) == [0.0, 0.0] and not finds_both_modes(broad)
 
 
 def test_random_initial_means_break_the_symmetric_start():

@@ -108,6 +108,14 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path):
         guard.on_train_batch_end(2, {"loss": float("nan")})
 
 
+def test_any_non_finite_training_metric_stops(tmp_path):
+    """Models that log no "loss" (the potential fit logs its bound) are guarded too."""
+    model, guard, good = _guarded_model(tmp_path, "stop")
+    guard.on_train_batch_end(0, {"bound": 0.5})
+    with pytest.raises(FloatingPointError, match="bound became nan at epoch 5, step 2"):
+        guard.on_train_batch_end(1, {"bound": float("nan")})
+
+
 def test_non_finite_loss_rolls_back_to_the_last_finished_epoch(tmp_path):
     model, guard, good = _guarded_model(tmp_path, "rollback")
     guard.on_train_batch_end(0, {"loss": float("inf")})
