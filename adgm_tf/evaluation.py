@@ -102,6 +102,63 @@ def evaluate(
     return out
 
 
+def figures(
+    workdir: str, out_dir: str, compare: Sequence[str] = (), num_examples: int = 2000,
+    rows: int = 8, seed: int = 0,
+) -> list[str]:
+    """Writes the paper's figures for the run in `workdir` into out_dir; returns the paths.
+
+    compare: further workdirs whose test error curves join this run's (Fig. 5).
+    """
+    config, data, model = load_trained(workdir)
+    plots.ensure_dir(out_dir)
+    x, y = data.x_test[:num_examples], data.y_test[:num_examples]
+    name = type(model).__name__
+    paths = []
+    if data.input_dim != 2:
+        originals = as_images(x[:rows, None], data)
+        images = np.concatenate([originals, as_images(analogies(model, x[:rows], y[:rows]), data)],
+                                axis=1)
+        paths.append(plots.image_grid(images, os.path.join(out_dir, "analogies.png"),
+                                      f"{name}: test digit (left), its z under each class",
+                                      column_labels=["x"] + [str(k) for k in range(model.num_classes)]))
+        paths.append(class_samples_figure(model, data, class_samples(model, rows, seed),
+                                          os.path.join(out_dir, "class_samples.png")))
+    paths.append(plots.kl_per_unit(kl_per_unit(model, x, y), os.path.join(out_dir, "kl_per_unit.png"),
+                                   f"{name}: KL per unit, {len(x)} test examples"))
+    pca = auxiliary_pca_figure(model, x, y, os.path.join(out_dir, "pca_a.png"))
+    if pca is not None:
+        paths.append(pca)
+    curves, minutes = {}, {}
+    for run in (workdir, *compare):
+        with open(os.path.join(run, "config.json")) as f:
+            label = json.load(f)["model"]
+        history = read_history(os.path.join(run, "history.csv"))
+        key = f"{label} ({os.path.basename(os.path.normpath(run))})"
+        curves[key] = history["val_error"]
+        if "epoch_time_s" in history:  # runs that recorded their epochs' wall time
+            minutes[key] = (np.cumsum(history["epoch_time_s"]) / 60.0, history["val_error"])
+    paths.append(plots.curves(curves, os.path.join(out_dir, "test_error.png"), "test error",
+                              title="test error against epoch", percent=True))
+    if minutes:
+        paths.append(plots.curves_against(minutes, os.path.join(out_dir, "test_error_minutes.png"),
+                                          "wall time (minutes)", "test error", percent=True,
+                                          title="test error against training time"))
+    return paths
+
+
+def class_samples_figure(model: DeepGenerativeModel, data, samples: np.ndarray, path: str) -> str:
+    """Class samples [rows, K, D] (from `class_samples`) as an image grid (Fig. 3b), or as a
+    scatter plot coloured by class for 2-D data."""
+    if data.input_dim == 2:
+        classes = np.tile(np.arange(model.num_classes), len(samples))
+        return plots.scatter_classes(samples.reshape(-1, 2), classes, path,
+                                     f"{type(model).__name__}: samples of p(x|y,z) by class")
+    return plots.image_grid(as_images(samples, data), path,
+                            f"{type(model).__name__}: z ~ p(z) (rows) under each class (columns)",
+                            column_labels=[str(k) for k in range(model.num_classes)])
+
+
 def evaluate_workdir(workdir: str, dtype_policy: str | None = None,
                      **kwargs: Any) -> dict[str, float]:
     """`evaluate` on the test set of the run in `workdir` (in `dtype_policy` if given)."""

@@ -78,6 +78,25 @@ def curves(
     return _save(fig, path)
 
 
+def curves_against(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str, xlabel: str,
+    ylabel: str, title: str = "", percent: bool = False,
+) -> str:
+    """One line per named (x, y) series, e.g. test error against wall time; NaN y values
+    (epochs that were not evaluated) are skipped."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, (x, y) in series.items():
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        keep = np.isfinite(y)
+        ax.plot(x[keep], y[keep] * (100.0 if percent else 1.0), label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
 def densities(
     potential: Callable[[np.ndarray], np.ndarray],
     samples: Mapping[str, np.ndarray],

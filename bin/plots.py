@@ -2,7 +2,8 @@
 
 Writes into --out_dir (default DIR/figures): analogies.png (Fig. 3a), class_samples.png
 (Fig. 3b), kl_per_unit.png (Fig. 4a), pca_a.png (Fig. 4b) and test_error.png (Fig. 5, with
-the curves of --compare workdirs beside this run's).
+the curves of --compare workdirs beside this run's), and test_error_minutes.png (the same
+curves against wall time, for runs that recorded their epochs' times).
 """
 
 import os

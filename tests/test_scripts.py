@@ -97,7 +97,7 @@ def test_script_runs(script, args, tmp_path, request):
             assert 0 <= evaluation["error_a_noise"] <= 1 and evaluation["a_kl"] >= 0
         else:
             for name in ("analogies.png", "class_samples.png", "kl_per_unit.png",
-                         "pca_a.png", "test_error.png"):
+                         "pca_a.png", "test_error.png", "test_error_minutes.png"):
                 assert (workdir / "figures" / name).stat().st_size > 1000, name
         return
     result = _run(script, args, tmp_path)
