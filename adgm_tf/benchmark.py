@@ -358,7 +358,7 @@ def markdown_table(cases: list[dict], rates: dict[str, float]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in cases:
-        rate = rates.get(rate_key(c["dtype_policy"], c["unlabeled_rows"]))
+        rate = _case_rate(c, rates)
         share = f"{100 * c['achieved_gflops'] / rate:.0f}%" if rate else "-"
         lines.append(
             f"| {c['label']} | {c['ms_per_step']:.1f} | {c['s_per_epoch']:.1f} "
@@ -366,6 +366,17 @@ def markdown_table(cases: list[dict], rates: dict[str, float]) -> str:
             f"| {c['achieved_gflops']:.0f} | {share} | {c['peak_memory_mb']:.0f} |"
         )
     return "\n".join(lines)
+
+
+def _case_rate(case: dict, rates: dict[str, float]) -> float | None:
+    """The matmul rate at the case's unlabeled rows in its precision, if measured."""
+    return rates.get(rate_key(case["dtype_policy"], case["unlabeled_rows"]))
+
+
+def _op_time(case: dict) -> tuple[dict, float]:
+    """The case's profile (ms per step) and its total op time."""
+    ops = case.get("profile_ms_per_step") or {}
+    return ops, sum(ops.get(k, 0.0) for k in ("matmul", "xla", "other"))
 
 
 def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
@@ -378,11 +389,10 @@ def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in cases:
-        ops = c.get("profile_ms_per_step") or {}
-        total = sum(ops.get(k, 0.0) for k in ("matmul", "xla", "other"))
+        ops, total = _op_time(c)
         if not total:
             continue
-        rate = rates.get(rate_key(c["dtype_policy"], c["unlabeled_rows"]))
+        rate = _case_rate(c, rates)
         ideal = f"{c['train_gflop'] / rate * 1e3:.1f}" if rate else "-"
         lines.append(
             f"| {c['label']} | {c['ms_per_step']:.1f} | {ideal} "
@@ -397,8 +407,7 @@ def op_table(cases: list[dict]) -> str:
     the op time."""
     lines = ["| case | op type | share of op time |", "|---|---|---|"]
     for c in cases:
-        ops = c.get("profile_ms_per_step") or {}
-        total = sum(ops.get(k, 0.0) for k in ("matmul", "xla", "other"))
+        ops, total = _op_time(c)
         for kind, ms in ops.get("top_ops", []):
             lines.append(f"| {c['label']} | {kind} | {100 * ms / total:.1f}% |")
     return "\n".join(lines)

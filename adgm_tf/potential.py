@@ -159,6 +159,8 @@ def mode_shares(z: np.ndarray, radius: float = 1.0) -> list[float]:
     return [float(np.mean(np.linalg.norm(z - np.array(m), axis=-1) < radius)) for m in MODES]
 
 
-def finds_both_modes(z: np.ndarray, least: float = 0.25) -> bool:
-    """Whether at least `least` of the samples lie near each mode."""
+def finds_both_modes(z: np.ndarray, least: float = 0.15) -> bool:
+    """Whether at least `least` of the samples lie near each mode (measured on fits of
+    `two_modes`: a one-mode fit has about 0.64 near its mode, so the target about 0.32 near
+    each; a two-mode fit 0.23-0.25 near each; the broad fit between the modes 0.10)."""
     return all(share >= least for share in mode_shares(z))
