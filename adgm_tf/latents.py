@@ -90,7 +90,7 @@ def auxiliary_usage(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray,
     A small KL of `a` alone does not show that the classifier ignores it; these say more
     (reproduction notes, "Why the auxiliary variable can go unused"):
       a_kl: KL(q(a|x) || p(a|.)) summed over the units, mean over the images (nats; models
-        with p(a|.));
+        with p(a|.) or p(a) = N(0, I));
       a_mean_spread: the variance across images of E[a|x], mean over the units;
       a_posterior_var: the variance of q(a|x), mean over units and images (0 for a
         deterministic `a`): a spread far below it means q(a|x) is one Gaussian for every x;

@@ -81,13 +81,18 @@ class BatchNormReLU(keras.layers.Layer):
                 for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
                     moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
             return rows
-        h = projections[0]
-        for p in projections[1:]:
-            h = h + p
-        h = tf.reshape(h, (-1, h.shape[-1]))
+        h = broadcast_sum_rows(projections)
         scale = self.gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
         shift = self.beta - self.moving_mean * scale
         return ops.relu(h * ops.cast(scale, h.dtype) + ops.cast(shift, h.dtype))
+
+
+def broadcast_sum_rows(projections: Sequence[tf.Tensor]) -> tf.Tensor:
+    """The broadcast sum of projections [..., H] as one [rows, H] matrix."""
+    h = projections[0]
+    for p in projections[1:]:
+        h = h + p
+    return tf.reshape(h, (-1, h.shape[-1]))
 
 
 def _uniform(limit: float) -> keras.initializers.Initializer:
@@ -160,12 +165,10 @@ class MLP(keras.layers.Layer):
         """[rows, H] from the layer's projections: normalised and rectified."""
         if self.norms:
             return self.norms[i](projections, training=training, update_stats=update_stats)
-        h = projections[0]
-        for p in projections[1:]:
-            h = h + p
+        h = broadcast_sum_rows(projections)
         if i == 0:
             h = h + ops.cast(self.bias, h.dtype)
-        return ops.relu(tf.reshape(h, (-1, h.shape[-1])))
+        return ops.relu(h)
 
     def call(self, inputs: Sequence[tf.Tensor], training=None, update_stats=True) -> tf.Tensor:
         """inputs: tensors [..., input_dims[i]] -> [broadcast(...), hidden_sizes[-1]].

@@ -178,12 +178,15 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        values = {k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0}
-        bad = [k for k, v in values.items() if not np.isfinite(v)]
+        logs = logs or {}
+        # The loss where one is logged (a non-finite term makes it non-finite); otherwise
+        # every scalar metric (the potential fit logs only its bound).
+        watched = ["loss"] if "loss" in logs else [k for k, v in logs.items() if np.ndim(v) == 0]
+        bad = [k for k in watched if not np.isfinite(float(logs[k]))]
         if not bad:
             return
-        name = "loss" if "loss" in bad else bad[0]
-        loss = values[name]
+        name = bad[0]
+        loss = float(logs[name])
         can_roll_back = os.path.isfile(self.weights_path)
         if self.policy == "rollback" and can_roll_back and self.rollbacks < self.max_rollbacks:
             self.rollbacks += 1
