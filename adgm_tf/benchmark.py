@@ -47,13 +47,18 @@ class Case:
     dtype_policy: str = "float32"
     jit_compile: bool = False
     share_work: bool = True  # False: the straightforward step, inputs tiled per class
+    # >1: MirroredStrategy over this many replicas (GPUs, else logical CPU devices; see
+    # `distribute`), the global batch unchanged
+    replicas: int = 1
 
     @property
     def label(self) -> str:
         xla = " xla" if self.jit_compile else ""
         tiled = "" if self.share_work else " tiled"
         dtype = {"bfloat16": "bf16", "float32": "fp32"}[compute_dtype(self.dtype_policy)]
-        return f"{self.model} D={self.input_dim} S={self.num_samples} {dtype}{xla}{tiled}"
+        mirrored = f" mirrored R={self.replicas}" if self.replicas > 1 else ""
+        return (f"{self.model} D={self.input_dim} S={self.num_samples} "
+                f"{dtype}{xla}{tiled}{mirrored}")
 
 
 # ---------------------------------------------------------------------------- counting
@@ -222,8 +227,16 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     import keras
     import tensorflow as tf
 
-    from adgm_tf import input_pipeline, train
+    from adgm_tf import distribute, input_pipeline, train
     from adgm_tf.models import ARCHITECTURES
+
+    strategy = tf.distribute.get_strategy()
+    if case.replicas > 1:
+        logical = 0 if tf.config.list_physical_devices("GPU") else case.replicas
+        strategy = distribute.make_strategy("mirrored", logical)
+        if strategy.num_replicas_in_sync != case.replicas:
+            raise ValueError(f"{case.label}: this machine gives {strategy.num_replicas_in_sync} "
+                             f"replicas, not {case.replicas}.")
 
     config = config.copy_and_resolve_references()
     config.model = case.model
@@ -236,15 +249,16 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     keras.utils.set_random_seed(config.seed)
     data = _synthetic_data(case.input_dim, num_unlabeled, config.data.labels_per_class)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
-    model = train.build_model(config, data)
-    model.share_work = case.share_work
-    model.compile(optimizer=train.build_optimizer(config, steps_per_epoch),
-                  jit_compile=case.jit_compile)
-    dataset = input_pipeline.semi_supervised_dataset(
+    with strategy.scope():
+        model = train.build_model(config, data)
+        model.share_work = case.share_work
+        model.compile(optimizer=train.build_optimizer(config, steps_per_epoch),
+                      jit_compile=case.jit_compile)
+    dataset = distribute.replica_steps(strategy, input_pipeline.semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.binarize, first_epoch=0,
-    )
+    ))
     stamps: list[float] = []
     timer = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))

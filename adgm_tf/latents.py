@@ -17,9 +17,13 @@ tfd = tfp.distributions
 
 
 def as_images(x: np.ndarray, data) -> np.ndarray:
-    """Model inputs [..., D] as square images [..., side, side] (dropped pixels left at 0)."""
+    """Model inputs [..., D] as grey images [..., h, w]: square (dropped pixels left at 0), or,
+    where data.image_shape = (planes, h, w), the planes side by side [..., h, planes * w]."""
     lead = x.shape[:-1]
     full = x.reshape(-1, x.shape[-1])
+    if getattr(data, "image_shape", None) is not None:
+        planes, h, w = data.image_shape
+        return full.reshape(-1, planes, h, w).transpose(0, 2, 1, 3).reshape(*lead, h, planes * w)
     if data.feature_indices is not None:
         full = np.zeros((len(full), data.raw_input_dim), np.float32)
         full[:, data.feature_indices] = x.reshape(-1, x.shape[-1])

@@ -38,6 +38,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from adgm_tf import bounds, fused
+from adgm_tf.distribute import replica_rows
 from adgm_tf.networks import StochasticNetwork, reparameterize
 
 tfd = tfp.distributions
@@ -101,6 +102,8 @@ class DeepGenerativeModel(keras.Model):
         paper's benchmarks).
       head_init_std: start the Gaussian heads' weights as N(0, head_init_std^2) (the
         authors' code: 1e-3); None for Glorot.
+      x_var_floor: with a Gaussian likelihood, p(x|.)'s variance is exp(log_var) + this
+        (0: none): a floor that keeps the likelihood of Gaussian inputs bounded.
       init: the hidden kernels' initialisation, one of `networks.INITS`.
       weight_prior: adds weight_prior * sum(W^2) / 2 over the weight matrices to the loss: a
         N(0, 1) prior on the weights divided by N when weight_prior = 1 / N (the authors'
@@ -133,6 +136,7 @@ class DeepGenerativeModel(keras.Model):
         batch_norm_stats: str = "unlabeled",
         p_a_inputs: Sequence[str] | None = None,
         head_init_std: float | None = None,
+        x_var_floor: float = 0.0,
         init: str = "glorot_uniform",
         weight_prior: float = 0.0,
         seed: int | None = 0,
@@ -159,7 +163,7 @@ class DeepGenerativeModel(keras.Model):
             raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
         for name, value in [
             ("classification_weight", classification_weight), ("weight_prior", weight_prior),
-            ("head_init_std", head_init_std or 0.0),
+            ("head_init_std", head_init_std or 0.0), ("x_var_floor", x_var_floor),
         ]:
             if not value >= 0:
                 raise ValueError(f"{name} must be non-negative, got {value}.")
@@ -180,7 +184,7 @@ class DeepGenerativeModel(keras.Model):
             batch_norm_stats=batch_norm_stats,
             p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
             head_init_std=head_init_std, init=init, weight_prior=float(weight_prior), seed=seed,
-            share_work=bool(share_work),
+            share_work=bool(share_work), x_var_floor=float(x_var_floor),
         )
         self.share_work = bool(share_work)
         # Samples of `a` behind the test error of `evaluate`/validation (None: all of
@@ -197,10 +201,11 @@ class DeepGenerativeModel(keras.Model):
         self.weight_prior = float(weight_prior)
         dims = {"x": self.input_dim, "y": self.num_classes, "a": self.a_dim, "z": self.z_dim}
 
-        def net(name, inputs, head, size):
+        def net(name, inputs, head, size, var_floor=0.0):
             return StochasticNetwork(
                 inputs, dims, hidden_sizes, head, size, batch_norm=batch_norm,
-                head_init_std=head_init_std, init=init, name=name, dtype=self.dtype_policy,
+                head_init_std=head_init_std, init=init, var_floor=var_floor, name=name,
+                dtype=self.dtype_policy,
             )
 
         self.q_a = None
@@ -213,15 +218,17 @@ class DeepGenerativeModel(keras.Model):
         # p(a) = N(0, I) for a stochastic `a` without p(a|.) (adgm_fixed_qa)
         self.prior_a = (tfd.Independent(tfd.Normal(tf.zeros(self.a_dim), 1.0), 1)
                         if arch.auxiliary == "stochastic" and self.p_a is None else None)
-        self.p_x = net("p_x", arch.p_x_inputs, likelihood, self.input_dim)
+        self.p_x = net("p_x", arch.p_x_inputs, likelihood, self.input_dim, x_var_floor)
         self.prior_z = tfd.Independent(tfd.Normal(tf.zeros(self.z_dim), 1.0), 1)
         self.log_py = bounds.log_uniform_prior(self.num_classes)
 
         # Training noise is stateless, seeded by (seed, noise_step): noise_step is saved with
-        # the weights, so a resumed run draws the same noise as an uninterrupted one.
+        # the weights, so a resumed run draws the same noise as an uninterrupted one. Under
+        # a tf.distribute strategy every replica counts the same steps.
         self.noise_seed = int(seed) if seed is not None else int(np.random.randint(2**31))
         self.noise_step = self.add_weight(
-            shape=(), initializer="zeros", dtype="int64", trainable=False, name="noise_step"
+            shape=(), initializer="zeros", dtype="int64", trainable=False, name="noise_step",
+            aggregation="only_first_replica",
         )
         self.predict_noise = self.add_weight(
             shape=(int(num_predict_samples), self.a_dim),
@@ -254,8 +261,14 @@ class DeepGenerativeModel(keras.Model):
         self.built = True
 
     def _noise(self, x: tf.Tensor, num_samples: int, num_classes: int | None = None):
-        """Standard normal noise for `a` [S, B, n_a] and `z` [S, B, n_z] or [K, S, B, n_z]."""
-        batch = tf.shape(x)[0]
+        """Standard normal noise for `a` [S, B, n_a] and `z` [S, B, n_z] or [K, S, B, n_z].
+
+        In a step split over R replicas (`distribute`), x holds this replica's B rows of a
+        global batch of R B: the noise of the global batch is drawn and this replica's rows
+        kept, so every example gets the noise it gets on one device."""
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        batch = tf.shape(x)[0] * replicas
         self.noise_step.assign_add(1)
         step = 2 * tf.convert_to_tensor(self.noise_step)
         z_shape = (num_samples, batch, self.z_dim)
@@ -264,7 +277,7 @@ class DeepGenerativeModel(keras.Model):
         seed = tf.constant(self.noise_seed, tf.int64)
         eps_a = tf.random.stateless_normal((num_samples, batch, self.a_dim), tf.stack([seed, step]))
         eps_z = tf.random.stateless_normal(z_shape, tf.stack([seed, step + 1]))
-        return eps_a, eps_z
+        return replica_rows(eps_a, axis=1), replica_rows(eps_z, axis=len(z_shape) - 2)
 
     def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None, update_stats=True):
         """a ~ q(a|x) and log q(a|x).
@@ -402,13 +415,27 @@ class DeepGenerativeModel(keras.Model):
         }
 
     def train_step(self, data):
+        # Under a strategy each replica holds 1/R of the global batch and the optimizer sums
+        # the replicas' gradients: 1/R of each local mean makes the global batch's mean.
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self.compute_loss_terms(data, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_variables)
+            scaled_loss = terms["loss"] / replicas
+        grads = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         for name, value in terms.items():
             self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
+        return _step_logs(self.trackers)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.x, TensorFlow backend) first averages one input batch over the replicas,
+        # which fails on a dict of inputs under MultiWorkerMirroredStrategy. This model is
+        # built at construction and needs no batch: only the optimizer's variables remain to
+        # be made, under the strategy's scope.
+        if self._distribute_strategy is None:
+            return
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=None)
 
     def test_step(self, data):
         x, y = tf.cast(data[0], tf.float32), data[1]
@@ -416,7 +443,7 @@ class DeepGenerativeModel(keras.Model):
         wrong = tf.cast(tf.argmax(probs, axis=-1) != tf.cast(y, tf.int64), tf.float32)
         self.test_trackers["error"].update_state(wrong)
         self.test_trackers["bound"].update_state(self.unlabeled_bound(x, training=False))
-        return {name: t.result() for name, t in self.test_trackers.items()}
+        return _step_logs(self.test_trackers)
 
     @property
     def metrics(self):
@@ -424,6 +451,18 @@ class DeepGenerativeModel(keras.Model):
 
     def get_config(self):
         return dict(self.config_kwargs)
+
+
+def _step_logs(trackers: dict) -> dict:
+    """The trackers' results as a step's logs. Keras (3.x, TensorFlow backend) averages the
+    logs of a multi-worker step over their first axis, so there each gets one."""
+    logs = {name: t.result() for name, t in trackers.items()}
+    strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and resolver is not None
+            and sum(len(t) for t in resolver.cluster_spec().as_dict().values()) > 1):
+        logs = {name: value[None] for name, value in logs.items()}
+    return logs
 
 
 class KLWarmup(keras.callbacks.Callback):

@@ -65,7 +65,8 @@ class BatchNormReLU(keras.layers.Layer):
 
         def weight(name, init, trainable=True):
             return self.add_weight(shape=(units,), initializer=init, trainable=trainable,
-                                   name=name, autocast=False)  # float32 under mixed policies
+                                   name=name, autocast=False,  # float32 under mixed policies
+                                   aggregation="mean")  # the same on every replica anyway
 
         self.gamma = weight("gamma", "ones")
         self.beta = weight("beta", "zeros")
@@ -75,8 +76,13 @@ class BatchNormReLU(keras.layers.Layer):
     def call(self, projections: Sequence[tf.Tensor], training=None, update_stats=True):
         """projections: [..., H] with broadcastable leading shapes -> [rows, H]."""
         if training:
-            rows, mean, var = fused.batch_norm_relu(
-                projections, self.gamma.value, self.beta.value, self.epsilon)
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                rows, mean, var = synchronized_batch_norm_relu(
+                    projections, self.gamma.value, self.beta.value, self.epsilon, context)
+            else:
+                rows, mean, var = fused.batch_norm_relu(
+                    projections, self.gamma.value, self.beta.value, self.epsilon)
             if update_stats:
                 for moving, batch in ((self.moving_mean, mean), (self.moving_variance, var)):
                     moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
@@ -85,6 +91,27 @@ class BatchNormReLU(keras.layers.Layer):
         scale = self.gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
         shift = self.beta - self.moving_mean * scale
         return ops.relu(h * ops.cast(scale, h.dtype) + ops.cast(shift, h.dtype))
+
+
+def synchronized_batch_norm_relu(projections, gamma, beta, epsilon, context):
+    """relu(batch_norm(sum_i p_i)) with the statistics of the rows of every replica.
+
+    The per-replica sums of h and h^2 and the row counts are all-reduced (and so are their
+    gradients, by TensorFlow's gradient of the all-reduce), so the output and its gradient
+    are those of one device holding the global batch. Returns (rows [N, H], mean [H],
+    var [H]) as `fused.batch_norm_relu`.
+    """
+    h = broadcast_sum_rows(projections)
+    h32 = tf.cast(h, tf.float32)
+    count = tf.cast(tf.shape(h32)[0], tf.float32)
+    total, total_sq, count = context.all_reduce(
+        tf.distribute.ReduceOp.SUM,
+        [tf.reduce_sum(h32, 0), tf.reduce_sum(tf.square(h32), 0), count])
+    mean = total / count
+    var = tf.maximum(total_sq / count - tf.square(mean), 0.0)
+    scale = gamma * tf.math.rsqrt(var + epsilon)
+    rows = tf.nn.relu(h32 * scale + (beta - mean * scale))
+    return tf.cast(rows, h.dtype), mean, var
 
 
 def broadcast_sum_rows(projections: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -203,6 +230,8 @@ class DistributionHead(keras.layers.Layer):
       event_size: dimension of the variable (number of classes for "categorical").
       init_std: when set, a Gaussian head's weights and biases start as N(0, init_std^2)
         (the authors' small initial heads); otherwise Glorot weights and zero biases.
+      var_floor: a Gaussian head's variance is exp(log_var) + var_floor (0: exp(log_var)),
+        so that a likelihood cannot grow without bound by shrinking a variance to zero.
 
     A Gaussian head computes its mean and log-variance with one product (kernel
     [H, 2 * event_size], each half initialised as a Glorot kernel [H, event_size] would be).
@@ -211,10 +240,14 @@ class DistributionHead(keras.layers.Layer):
     event shape [event_size].
     """
 
-    def __init__(self, kind: str, event_size: int, init_std: float | None = None, **kwargs):
+    def __init__(self, kind: str, event_size: int, init_std: float | None = None,
+                 var_floor: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if kind not in HEADS:
             raise ValueError(f"Unknown head {kind!r}; choose one of {HEADS}.")
+        if not var_floor >= 0:
+            raise ValueError(f"var_floor must be non-negative, got {var_floor}.")
+        self.var_floor = float(var_floor)
         self.kind = kind
         self.event_size = int(event_size)
         self.init_std = init_std
@@ -237,7 +270,10 @@ class DistributionHead(keras.layers.Layer):
         out = ops.cast(on_rows(self.out, h), "float32")  # [..., width]
         if self.kind == "gaussian":
             loc, log_var = tf.split(out, 2, axis=-1)
-            scale = ops.exp(0.5 * log_var)
+            if self.var_floor:
+                scale = ops.sqrt(ops.exp(log_var) + self.var_floor)
+            else:
+                scale = ops.exp(0.5 * log_var)
             return tfd.Independent(tfd.Normal(loc, scale), reinterpreted_batch_ndims=1)
         if self.kind == "bernoulli":
             return tfd.Independent(tfd.Bernoulli(logits=out), reinterpreted_batch_ndims=1)
@@ -267,6 +303,7 @@ class StochasticNetwork(keras.layers.Layer):
         batch_norm: bool = False,
         head_init_std: float | None = None,
         init: str = "glorot_uniform",
+        var_floor: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -274,7 +311,7 @@ class StochasticNetwork(keras.layers.Layer):
         self.mlp = MLP([dims[n] for n in self.input_names], hidden_sizes, batch_norm,
                        input_names=self.input_names, init=init, name="mlp",
                        dtype=self.dtype_policy)
-        self.head = DistributionHead(head, event_size, head_init_std, name="head",
+        self.head = DistributionHead(head, event_size, head_init_std, var_floor, name="head",
                                      dtype=self.dtype_policy)
 
     def call(self, variables: dict[str, tf.Tensor], training=None,

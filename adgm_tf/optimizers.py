@@ -10,6 +10,10 @@ before Adam; a Keras optimizer takes one kind of clipping, so `ClippedAdam` does
 On the TensorFlow backend the Adam update of each weight runs as TensorFlow's fused
 `ResourceApplyAdam` kernel: one pass over the weight and its two moments instead of about ten
 element-wise operations, with the same update as `keras.optimizers.Adam` (without amsgrad).
+
+Under a `tf.distribute` strategy with several replicas the gradients are summed over the
+replicas before the clipping (Keras' own optimizers clip each replica's share first), so the
+clipping sees the gradient of the global batch, as on one device.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class ClippedAdam(keras.optimizers.Adam):
         self.fused = bool(fused) and keras.backend.backend() == "tensorflow"
 
     def _clip_gradients(self, grads):
+        grads = _sum_over_replicas(grads)
         grads = super()._clip_gradients(grads)  # any clipping given to keras' own arguments
         if self.norm_clip:
             import tensorflow as tf
@@ -62,6 +67,9 @@ class ClippedAdam(keras.optimizers.Adam):
             v = self.elementwise_clipvalue
             grads = [None if g is None else ops.clip(g, -v, v) for g in grads]
         return grads
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        return grads_and_vars  # summed in _clip_gradients, before the clipping
 
     def update_step(self, gradient, variable, learning_rate):
         import tensorflow as tf
@@ -90,3 +98,15 @@ class ClippedAdam(keras.optimizers.Adam):
         config.update(global_clipnorm=self.norm_clip,
                       elementwise_clipvalue=self.elementwise_clipvalue, fused=self.fused)
         return config
+
+
+def _sum_over_replicas(grads):
+    """The gradients summed over the replicas of a multi-replica step (else unchanged)."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return grads
+    present = [g for g in grads if g is not None]
+    summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present) if present else [])
+    return [None if g is None else next(summed) for g in grads]

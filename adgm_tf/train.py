@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any, Callable
 
@@ -23,10 +24,10 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import datasets, latents, plots
+from adgm_tf import datasets, distribute, latents, plots
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
-from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
+from adgm_tf.input_pipeline import check_support, labeled_dataset, semi_supervised_dataset
 from adgm_tf.models import BATCH_NORM_STATS, MODELS, DeepGenerativeModel, KLWarmup
 from adgm_tf.optimizers import ClippedAdam
 from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, mode_shares,
@@ -93,6 +94,7 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
         batch_norm_stats=config.get("batch_norm_stats", "unlabeled"),
         p_a_inputs=config.get("p_a_inputs"),
         head_init_std=config.get("head_init_std"),
+        x_var_floor=config.get("x_var_floor") or 0.0,
         init=config.get("init", "glorot_uniform"),
         weight_prior=config.get("weight_prior", 0.0),
         seed=config.seed,
@@ -215,7 +217,8 @@ def finished_epochs(workdir: str) -> int:
 
 
 # Keys a resumed run may change; any other difference means a different run.
-RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile",
+RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "strategy",
+                  "logical_cpus",
                   "eval_batch_size", "on_non_finite", "eval_every_epochs",
                   "eval_predict_samples")
 
@@ -231,7 +234,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
     for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
-                "elementwise_clipvalue"):
+                "elementwise_clipvalue", "x_var_floor"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
     if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
@@ -241,6 +244,15 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if (config.get("eval_predict_samples") or 0) > (config.get("num_predict_samples") or 0):
         problems.append(f"eval_predict_samples ({config.eval_predict_samples}) must not exceed "
                         f"num_predict_samples ({config.num_predict_samples})")
+    if config.get("strategy", "default") not in distribute.STRATEGIES:
+        problems.append(f"strategy must be one of {distribute.STRATEGIES}, got "
+                        f"{config.strategy!r}")
+    elif config.get("strategy", "default") != "default" and config.trainer != "semi_supervised":
+        problems.append(f"the {config.trainer!r} trainer runs on one device; leave strategy "
+                        "at 'default'")
+    if (config.get("logical_cpus") or 0) < 0:
+        problems.append(f"logical_cpus must be 0 (no split) or positive, got "
+                        f"{config.logical_cpus}")
     if config.get("batch_norm_stats", "unlabeled") not in BATCH_NORM_STATS:
         problems.append(f"batch_norm_stats must be one of {BATCH_NORM_STATS}, got "
                         f"{config.batch_norm_stats!r}")
@@ -278,12 +290,12 @@ def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per
     weights = os.path.join(workdir, WEIGHTS_FILE)
     trim_history(os.path.join(workdir, "history.csv"), finished_epochs(workdir))
     callbacks = list(callbacks) + [
-        # Kept after the last epoch too, so a rerun with more epochs continues the run.
-        keras.callbacks.BackupAndRestore(os.path.join(workdir, CHECKPOINT_DIR),
-                                         delete_checkpoint=False, double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(weights, save_weights_only=True, verbose=0),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), write_graph=False),
+        # Kept after the last epoch too, so a rerun with more epochs continues the run.
+        keras.callbacks.BackupAndRestore(os.path.join(workdir, CHECKPOINT_DIR),
+                                         delete_checkpoint=False, double_checkpoint=True),
         NonFiniteGuard(weights, config.get("on_non_finite", "stop")),
     ]
     start = time.time()
@@ -299,9 +311,18 @@ def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per
     return read_history(os.path.join(workdir, "history.csv")), time.time() - start
 
 
-def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains a `DeepGenerativeModel` on `config.dataset`; returns the final metrics."""
+def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
+                          strategy: tf.distribute.Strategy | None = None) -> dict[str, Any]:
+    """Trains a `DeepGenerativeModel` on `config.dataset`; returns the final metrics.
+
+    strategy: the `tf.distribute` strategy whose scope the caller has entered (None: the
+    default)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    distribute.check_divisible(strategy, batch_size=config.batch_size,
+                               labeled_batch_size=config.labeled_batch_size)
     data = datasets.load(config.dataset, config.data)
+    if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
+        check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
@@ -311,8 +332,9 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str) -> di
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.get("binarize", False),
-        first_epoch=resumed_at,
+        first_epoch=resumed_at, preprocess=data.preprocess,
     )
+    train = distribute.replica_steps(strategy, train)
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
     callbacks = [
         EpochTimer([f"val_{name}" for name in model.test_trackers]),
@@ -351,7 +373,7 @@ def _semi_supervised_figures(model: DeepGenerativeModel, data, history, workdir:
                  "test error", title=f"{name} test error", percent=True)
     if data.input_dim == 2:
         plots.decision_boundary(
-            lambda x: model.predict(x, batch_size=4096, verbose=0),
+            lambda x: np.concatenate([model(x[i:i + 4096]) for i in range(0, len(x), 4096)]),
             data.x_unlabeled, data.x_labeled, os.path.join(workdir, "decision_boundary.png"),
             title=f"{name}: q(y=1|x)",
         )
@@ -438,13 +460,31 @@ TRAINERS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] 
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Runs the experiment `config.trainer` in `workdir`; returns its final metrics."""
+    """Runs the experiment `config.trainer` in `workdir`; returns its final metrics.
+
+    With config.strategy other than "default" the semi-supervised trainer runs under that
+    `tf.distribute` strategy (`distribute`). Every worker of a multi-worker run does the
+    same work, saving included (which may need collective ops), but only the chief writes
+    into `workdir`: the others write into a scratch copy of its checkpoint, removed at the
+    end."""
     if config.trainer not in TRAINERS:
         raise ValueError(f"Unknown trainer {config.trainer!r}; choose one of {sorted(TRAINERS)}.")
     check_config(config)
     check_workdir(config, workdir)
-    os.makedirs(workdir, exist_ok=True)
+    name = config.get("strategy", "default")
+    strategy = distribute.make_strategy(name, config.get("logical_cpus") or 0)
+    chief = distribute.is_chief(strategy)
+    if chief:
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
     keras.utils.set_random_seed(config.seed)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2))
-    return TRAINERS[config.trainer](config, workdir)
+    if name == "default":
+        return TRAINERS[config.trainer](config, workdir)
+    rundir = workdir if chief else distribute.worker_scratch(workdir, CHECKPOINT_DIR)
+    try:
+        with strategy.scope():
+            return TRAINERS[config.trainer](config, rundir, strategy)
+    finally:
+        if not chief:
+            shutil.rmtree(rundir, ignore_errors=True)

@@ -40,6 +40,8 @@ _XLA = flags.DEFINE_list("xla", ["false"], "jit_compile settings: false, true or
 _SHARE_WORK = flags.DEFINE_list(
     "share_work", ["true"],
     "true: x and a projected once per example; false: the straightforward step, tiled per class.")
+_REPLICAS = flags.DEFINE_list(
+    "replicas", ["1"], "Replicas of a MirroredStrategy (GPUs, else logical CPU devices; 1: none).")
 _WARMUP = flags.DEFINE_integer("warmup_steps", 10, "Steps before timing (tracing, caches).")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per case.")
 _NUM_UNLABELED = flags.DEFINE_integer("num_unlabeled", 60_000,
@@ -58,10 +60,10 @@ def _parse_flags():
     try:
         boolean = {"false": False, "true": True}
         cases = [
-            benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()])
-            for m, d, s, p, x, w in itertools.product(
+            benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()], int(r))
+            for m, d, s, p, x, w, r in itertools.product(
                 _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value,
-                _SHARE_WORK.value)
+                _SHARE_WORK.value, _REPLICAS.value)
         ]
     except (ValueError, KeyError) as e:
         raise app.UsageError(f"Bad flag value: {e}")
@@ -69,8 +71,8 @@ def _parse_flags():
         if c.model not in MODELS or c.dtype_policy not in DTYPE_POLICIES:
             raise app.UsageError(f"Unknown model or dtype policy in {c}; models: "
                                  f"{sorted(MODELS)}, dtype policies: {DTYPE_POLICIES}.")
-        if c.input_dim < 1 or c.num_samples < 1:
-            raise app.UsageError("--input_dims and --num_samples must be positive.")
+        if c.input_dim < 1 or c.num_samples < 1 or c.replicas < 1:
+            raise app.UsageError("--input_dims, --num_samples and --replicas must be positive.")
     if _STEPS.value < 2 or _WARMUP.value < 1:
         raise app.UsageError("--steps must be at least 2 and --warmup_steps at least 1.")
     if any(p not in DTYPE_POLICIES for p in _EPOCH_POLICIES.value):

@@ -60,6 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model = "adgm"  # adgm | sdgm | m2 | adgm_deterministic
     config.p_a_inputs = ("y", "z")  # parents of a in p (ADGM/SDGM only); paper Sec. 3
     config.likelihood = "bernoulli"
+    config.x_var_floor = 0.0  # Gaussian p(x|.): variance exp(log_var) + this
     config.hidden_sizes = (500, 500)
     config.a_dim = 100
     config.z_dim = 100
@@ -79,6 +80,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.elementwise_clipvalue = 0.0  # then clip each gradient element to +-this (0: off)
     config.dtype_policy = "float32"  # "mixed_bfloat16": bf16 matrix products (BENCHMARKS.md)
     config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
+    config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
+    config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 100  # labeled examples per step: all of them
     config.num_epochs = 1000

@@ -42,6 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
     )
     config.model = "adgm"  # adgm | sdgm | m2 | adgm_deterministic
     config.likelihood = "gaussian"  # p(x|.): "gaussian" or "bernoulli"
+    config.x_var_floor = 0.0  # Gaussian p(x|.): variance exp(log_var) + this
     config.hidden_sizes = (100, 100)  # every network
     config.a_dim = 10
     config.z_dim = 10
@@ -58,6 +59,8 @@ def get_config() -> ml_collections.ConfigDict:
     config.eval_every_epochs = 1  # in-training evaluation every this many epochs
     config.eval_predict_samples = config_dict.placeholder(int)  # samples of a (None: all)
     config.dtype_policy = "float32"  # or "mixed_bfloat16"
+    config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
+    config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
     config.progress_bar = True
     config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch
     config.seed = 0
