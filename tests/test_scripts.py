@@ -43,8 +43,10 @@ SMOKE_RUNS = {
     "plots.py": [["--num_examples=60"]],
     "sample.py": [["--num_rows=3"]],
     "export.py": [["--export_dir=EXPORT"]],
+    # MNIST against itself (CI has no Fashion-MNIST files): identical bounds, AUROC 0.5
+    "ood.py": [["--out_data=mnist", "--num_examples=40"]],
 }
-NEEDS_TRAINED_RUN = {"evaluate.py", "plots.py", "sample.py", "export.py"}
+NEEDS_TRAINED_RUN = {"evaluate.py", "plots.py", "sample.py", "export.py", "ood.py"}
 
 
 def test_every_script_has_a_smoke_run():
@@ -75,6 +77,11 @@ def test_script_runs(script, args, tmp_path, request):
             served = tf.saved_model.load(str(tmp_path / "export")).signatures["serve"](
                 x=tf.zeros([2, 784]))  # raw images: the pixel selection is inside
             assert served["probabilities"].shape == (2, 10)
+        elif script == "ood.py":
+            report = json.loads((workdir / "ood.json").read_text())
+            assert report["auroc"] == 0.5 and report["num_examples"] == 40
+            assert report["mean_bound_mnist"] < 0
+            assert (workdir / "ood_roc.png").stat().st_size > 1000
         elif script == "sample.py":
             assert np.load(workdir / "samples.npy").shape[:2] == (3, 10)  # [rows, classes, D]
             assert (workdir / "samples.png").exists()
