@@ -293,7 +293,9 @@ def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per
         keras.callbacks.ModelCheckpoint(weights, save_weights_only=True, verbose=0),
         keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard"), write_graph=False),
-        # Kept after the last epoch too, so a rerun with more epochs continues the run.
+        # After the history: a kill between the two leaves an extra history row, which the
+        # resumed run trims, never a missing one. Kept after the last epoch too, so a rerun
+        # with more epochs continues the run.
         keras.callbacks.BackupAndRestore(os.path.join(workdir, CHECKPOINT_DIR),
                                          delete_checkpoint=False, double_checkpoint=True),
         NonFiniteGuard(weights, config.get("on_non_finite", "stop")),
