@@ -218,7 +218,7 @@ def finished_epochs(workdir: str) -> int:
 
 # Keys a resumed run may change; any other difference means a different run.
 RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "strategy",
-                  "logical_cpus",
+                  "logical_cpus", "threads",
                   "eval_batch_size", "on_non_finite", "eval_every_epochs",
                   "eval_predict_samples")
 
@@ -227,7 +227,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses impossible values before any data is read or work is done."""
     problems = []
     positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
-                "num_restarts",
+                "num_restarts", "threads",
                 "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
                 "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
     for key in positive:
@@ -461,6 +461,22 @@ TRAINERS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] 
 }
 
 
+def set_threads(threads: int) -> None:
+    """Runs each TensorFlow op on at most `threads` threads; before TensorFlow starts.
+
+    On a 2-core machine one thread is faster than two for the MNIST step (BENCHMARKS.md), and
+    two runs side by side then use both cores."""
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"Cannot set threads={threads}: TensorFlow has already started in this process. "
+            "Set config.threads in a fresh process (bin/train.py does so first)."
+        ) from e
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs the experiment `config.trainer` in `workdir`; returns its final metrics.
 
@@ -473,6 +489,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         raise ValueError(f"Unknown trainer {config.trainer!r}; choose one of {sorted(TRAINERS)}.")
     check_config(config)
     check_workdir(config, workdir)
+    if config.get("threads"):
+        set_threads(config.threads)
     name = config.get("strategy", "default")
     strategy = distribute.make_strategy(name, config.get("logical_cpus") or 0)
     chief = distribute.is_chief(strategy)

@@ -160,3 +160,9 @@ def test_an_unknown_strategy_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="runs on one device"):
         train.train_and_evaluate(config, str(tmp_path))
     assert not any(tmp_path.iterdir())
+
+
+def test_threads_cannot_change_once_tensorflow_runs():
+    tf.constant(1.0).numpy()  # TensorFlow has started in this process
+    with pytest.raises(RuntimeError, match="already started in this process"):
+        train.set_threads(tf.config.threading.get_intra_op_parallelism_threads() + 3)

@@ -19,7 +19,7 @@ SMOKE_RUNS = {
          "--config.data.num_train=400", "--config.data.num_test=200",
          "--config.num_samples=1", "--config.kl_warmup_epochs=0.5", "--config.progress_bar=False"],
         ["--config=adgm_tf/configs/moons.py", "--config.model=m2", "--config.num_epochs=1",
-         "--config.data.num_train=200", "--config.data.num_test=100",
+         "--config.data.num_train=200", "--config.data.num_test=100", "--config.threads=1",
          "--config.progress_bar=False"],
         ["--config=adgm_tf/configs/potential.py", "--config.num_epochs=1",
          "--config.steps_per_epoch=20", "--config.num_eval_samples=1000",

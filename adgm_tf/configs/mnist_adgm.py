@@ -88,6 +88,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
     config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
     config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
+    config.threads = config_dict.placeholder(int)  # threads per op (None: TensorFlow's choice)
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 100  # labeled examples per step: all of them
     config.num_epochs = 1000

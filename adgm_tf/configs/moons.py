@@ -61,6 +61,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.dtype_policy = "float32"  # or "mixed_bfloat16"
     config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
     config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
+    config.threads = config_dict.placeholder(int)  # threads per op (None: TensorFlow's choice)
     config.progress_bar = True
     config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch
     config.seed = 0
