@@ -119,14 +119,28 @@ def check_divisible(strategy: tf.distribute.Strategy, **batch_sizes: int) -> Non
         )
 
 
+def multi_replica_context() -> tf.distribute.ReplicaContext | None:
+    """The replica context of a step split over several replicas; None anywhere else (one
+    device, or code outside a replicated step)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def num_replicas() -> int:
+    """The replicas that share the current step (1 outside a multi-replica step)."""
+    context = multi_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
 def replica_rows(x: tf.Tensor, axis: int = 0) -> tf.Tensor:
     """This replica's equal share of the rows of a global-batch tensor along `axis`
     (the whole tensor outside a multi-replica step)."""
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync if context is not None else 1
-    if replicas == 1:
+    context = multi_replica_context()
+    if context is None:
         return x
-    size = tf.shape(x)[axis] // replicas
+    size = tf.shape(x)[axis] // context.num_replicas_in_sync
     begin = tf.cast(context.replica_id_in_sync_group, tf.int32) * size
     return tf.gather(x, tf.range(begin, begin + size), axis=axis)
 

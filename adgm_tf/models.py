@@ -38,7 +38,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from adgm_tf import bounds, fused
-from adgm_tf.distribute import replica_rows
+from adgm_tf.distribute import num_replicas, replica_rows
 from adgm_tf.networks import StochasticNetwork, reparameterize
 
 tfd = tfp.distributions
@@ -266,9 +266,7 @@ class DeepGenerativeModel(keras.Model):
         In a step split over R replicas (`distribute`), x holds this replica's B rows of a
         global batch of R B: the noise of the global batch is drawn and this replica's rows
         kept, so every example gets the noise it gets on one device."""
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context is not None else 1
-        batch = tf.shape(x)[0] * replicas
+        batch = tf.shape(x)[0] * num_replicas()
         self.noise_step.assign_add(1)
         step = 2 * tf.convert_to_tensor(self.noise_step)
         z_shape = (num_samples, batch, self.z_dim)
@@ -417,10 +415,9 @@ class DeepGenerativeModel(keras.Model):
     def train_step(self, data):
         # Under a strategy each replica holds 1/R of the global batch and the optimizer sums
         # the replicas' gradients: 1/R of each local mean makes the global batch's mean.
-        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self.compute_loss_terms(data, training=True)
-            scaled_loss = terms["loss"] / replicas
+            scaled_loss = terms["loss"] / num_replicas()
         grads = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         for name, value in terms.items():

@@ -25,6 +25,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from adgm_tf import fused
+from adgm_tf.distribute import multi_replica_context
 
 tfd = tfp.distributions
 
@@ -76,8 +77,8 @@ class BatchNormReLU(keras.layers.Layer):
     def call(self, projections: Sequence[tf.Tensor], training=None, update_stats=True):
         """projections: [..., H] with broadcastable leading shapes -> [rows, H]."""
         if training:
-            context = tf.distribute.get_replica_context()
-            if context is not None and context.num_replicas_in_sync > 1:
+            context = multi_replica_context()
+            if context is not None:
                 rows, mean, var = synchronized_batch_norm_relu(
                     projections, self.gamma.value, self.beta.value, self.epsilon, context)
             else:

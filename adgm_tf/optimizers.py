@@ -104,8 +104,10 @@ def _sum_over_replicas(grads):
     """The gradients summed over the replicas of a multi-replica step (else unchanged)."""
     import tensorflow as tf
 
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    from adgm_tf.distribute import multi_replica_context
+
+    context = multi_replica_context()
+    if context is None:
         return grads
     present = [g for g in grads if g is not None]
     summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present) if present else [])

@@ -375,7 +375,7 @@ def _semi_supervised_figures(model: DeepGenerativeModel, data, history, workdir:
                  "test error", title=f"{name} test error", percent=True)
     if data.input_dim == 2:
         plots.decision_boundary(
-            lambda x: np.concatenate([model(x[i:i + 4096]) for i in range(0, len(x), 4096)]),
+            lambda x: model.predict(x, batch_size=4096, verbose=0),
             data.x_unlabeled, data.x_labeled, os.path.join(workdir, "decision_boundary.png"),
             title=f"{name}: q(y=1|x)",
         )
