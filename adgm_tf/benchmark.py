@@ -11,8 +11,14 @@ has B and the enumerated y has K, z has S*B (labeled) or K*S*B (unlabeled), and 
 has the broadcast of its inputs' leading shapes. A Gaussian head has width 2 * event size.
 A training step runs the labeled and the unlabeled pass; its backward pass is counted as twice
 the forward (gradients with respect to the weights and to the layer inputs), so a step costs
-3 x 2 x the multiply-adds in FLOPs. Element-wise work, batch normalisation and the optimizer
-are not counted.
+3 x 2 x the multiply-adds in FLOPs, except the first-layer products of the data (x and the
+one-hot y), which need no input gradient: 2 x 2 x theirs. Element-wise work, batch
+normalisation and the optimizer are not counted.
+
+The matrix-product rate is the machine's: measured in a process that may use every core
+this process may (`usable_cores`), whatever thread settings the cases run with, so a step
+that keeps the cores busy through parallel ops (one thread per op, two ops at a time) is
+not compared with a one-core rate.
 
 Each case runs in a fresh process (`python -m adgm_tf.benchmark REQUEST_JSON`, the config
 travelling as JSON), so its peak resident memory is its own and one case's compiled functions
@@ -50,6 +56,10 @@ class Case:
     # >1: MirroredStrategy over this many replicas (GPUs, else logical CPU devices; see
     # `distribute`), the global batch unchanged
     replicas: int = 1
+    # TensorFlow's threads per op (intra-op) in the case's process; 0: its default (one per
+    # core). Ops that do not depend on each other still run side by side on the inter-op
+    # threads (one per core).
+    threads: int = 0
 
     @property
     def label(self) -> str:
@@ -57,8 +67,9 @@ class Case:
         tiled = "" if self.share_work else " tiled"
         dtype = {"bfloat16": "bf16", "float32": "fp32"}[compute_dtype(self.dtype_policy)]
         mirrored = f" mirrored R={self.replicas}" if self.replicas > 1 else ""
+        threads = f" {self.threads}-thread ops" if self.threads else ""
         return (f"{self.model} D={self.input_dim} S={self.num_samples} "
-                f"{dtype}{xla}{tiled}{mirrored}")
+                f"{dtype}{xla}{tiled}{mirrored}{threads}")
 
 
 # ---------------------------------------------------------------------------- counting
@@ -75,13 +86,21 @@ def _leading_shapes(num_classes: int, num_samples: int, batch: int, enumerated: 
     }
 
 
-def network_macs(network, shapes: dict[str, tuple[int, int, int]]) -> int:
-    """Multiply-adds of one `StochasticNetwork` pass given its inputs' leading shapes."""
+DATA_INPUTS = ("x", "y")  # inputs that need no gradient
+
+
+def network_macs(network, shapes: dict[str, tuple[int, int, int]],
+                 only: tuple[str, ...] | None = None) -> int:
+    """Multiply-adds of one `StochasticNetwork` pass given its inputs' leading shapes; with
+    `only`, those of the first-layer products of the named inputs alone."""
     names = network.input_names
     hidden = network.mlp.hidden_sizes
     first = sum(
         int(np.prod(shapes[n])) * d * hidden[0] for n, d in zip(names, network.mlp.input_dims)
+        if only is None or n in only
     )
+    if only is not None:
+        return first
     out_rows = int(np.prod(np.max([shapes[n] for n in names], axis=0)))
     head = network.head.event_size * (2 if network.head.kind == "gaussian" else 1)
     widths = list(hidden) + [head]
@@ -95,14 +114,22 @@ def step_flops(model, labeled_batch: int, unlabeled_batch: int) -> dict[str, int
     tiled to K * S * B rows."""
     per_example = [n for n in (model.q_a, model.q_y) if n]
     per_class = [n for n in (model.q_z, model.p_a, model.p_x) if n]
-    macs = 0
+    frozen = [n for n in per_example + per_class if not n.trainable]  # no backward at all
+    # a frozen q(a|x) (adgm_fixed_qa) makes `a` a function of the data and noise alone
+    data = DATA_INPUTS + (("a",) if model.q_a is not None and not model.q_a.trainable else ())
+    macs = data_macs = frozen_macs = 0
     for batch, enumerated in ((labeled_batch, False), (unlabeled_batch, True)):
         shapes = _leading_shapes(model.num_classes, model.num_samples, batch, enumerated)
-        macs += sum(network_macs(n, shapes) for n in per_example)
-        if enumerated and not model.share_work:
-            shapes = {name: shapes["z"] for name in shapes}  # all tiled to (K, S, B)
-        macs += sum(network_macs(n, shapes) for n in per_class)
-    return {"forward_flops": 2 * macs, "train_flops": 6 * macs}
+        for networks in (per_example, per_class):
+            if networks is per_class and enumerated and not model.share_work:
+                shapes = {name: shapes["z"] for name in shapes}  # all tiled to (K, S, B)
+            macs += sum(network_macs(n, shapes) for n in networks)
+            data_macs += sum(network_macs(n, shapes, only=data) for n in networks
+                             if n not in frozen)
+            frozen_macs += sum(network_macs(n, shapes) for n in frozen if n in networks)
+    # backward: twice the forward, less the data's input gradients and the frozen networks
+    return {"forward_flops": 2 * macs,
+            "train_flops": 6 * macs - 2 * data_macs - 4 * frozen_macs}
 
 
 # ---------------------------------------------------------------------------- timing
@@ -132,6 +159,26 @@ def matmul_rate(rows: int, width: int, dtype: str = "float32", seconds: float = 
         chain(x).numpy()
         best = max(best, 2.0 * rows * width * width * depth / (time.perf_counter() - start))
     return best / 1e9
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def machine_matmul_rates(sizes: list[tuple[int, int, str]], timeout: float = 600) -> list[float]:
+    """`matmul_rate(rows, width, dtype)` for each size, in a fresh process with one thread
+    per usable core (TensorFlow's intra-op threads and OpenMP's), whatever this process's
+    thread settings: the machine's rate."""
+    cores = str(usable_cores())
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_NUM_INTRAOP_THREADS=cores,
+               OMP_NUM_THREADS=cores)
+    request = json.dumps({"rates": [list(s) for s in sizes]})
+    done = subprocess.run([sys.executable, "-m", "adgm_tf.benchmark", request],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"Measuring the matmul rate failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _synthetic_data(input_dim: int, num_unlabeled: int, labels_per_class: int, seed: int = 0):
@@ -304,6 +351,11 @@ def run_case_in_subprocess(config: ml_collections.ConfigDict, case: Case, warmup
                    case=dataclasses.asdict(case), warmup_steps=warmup_steps, steps=steps,
                    num_unlabeled=num_unlabeled, profile=profile)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        if case.threads:
+            env[name] = str(case.threads)
+        else:  # TensorFlow's default
+            env.pop(name, None)
     done = subprocess.run(
         [sys.executable, "-m", "adgm_tf.benchmark", json.dumps(request)],
         capture_output=True, text=True, env=env, timeout=timeout,
@@ -358,7 +410,8 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_gb, 1),
+    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable_cores(),
+            "memory_gib": round(memory_gb, 1),
             "gpus": len(tf.config.list_physical_devices("GPU")), "tensorflow": tf.__version__,
             "python": platform.python_version()}
 
@@ -443,8 +496,12 @@ def rate_key(dtype_policy: str, rows: int) -> str:
     """Key of `rates` for the matmul rate at `rows` rows in the policy's compute dtype."""
     return f"{compute_dtype(dtype_policy)}:{rows}"
 
+
 def _child(request_json: str) -> None:
     request = json.loads(request_json)
+    if "rates" in request:
+        print(json.dumps([matmul_rate(int(r), int(w), d) for r, w, d in request["rates"]]))
+        return
     config = ml_collections.ConfigDict(request["config"])
     result = time_case(config, Case(**request["case"]), request["warmup_steps"],
                        request["steps"], request["num_unlabeled"], request.get("profile", 0))

@@ -291,6 +291,10 @@ class DeepGenerativeModel(keras.Model):
         q_a = self.q_a({"x": x}, training=training, update_stats=update_stats)
         a = reparameterize(q_a, eps_a)  # [S, B, n_a]
         log_qa = q_a.log_prob(a) if self.arch.auxiliary == "stochastic" else 0.0
+        if not self.arch.train_q_a:
+            # A frozen q(a|x): no gradient flows into it (its weights would still be watched
+            # by the tape, which would run its whole backward pass for nothing).
+            a, log_qa = tf.stop_gradient(a), tf.stop_gradient(log_qa)
         return a, log_qa
 
     def class_log_probs(self, x: tf.Tensor, a: tf.Tensor | None, training=None,

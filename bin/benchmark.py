@@ -1,8 +1,9 @@
 """Measures training throughput: python bin/benchmark.py --workdir=DIR.
 
-In one run: the machine's matrix-product rate (float32 and bfloat16, at each case's size and
-at a large size), then steady-state training steps through model.fit of every combination of
---models, --input_dims, --num_samples, --dtype_policies, --xla and --share_work, each in a
+In one run: the machine's matrix-product rate on all its usable cores (float32 and bfloat16,
+at each case's size and at a large size), then steady-state training steps through model.fit
+of every combination of --models, --input_dims, --num_samples, --dtype_policies, --xla,
+--share_work, --replicas and --threads (TensorFlow's threads per op), each in a
 fresh process on synthetic MNIST-sized data, with the recipe of --config (default
 mnist_adgm; override any of its values, e.g. --config.batch_norm=False). Prints a table and
 writes DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
@@ -42,6 +43,9 @@ _SHARE_WORK = flags.DEFINE_list(
     "true: x and a projected once per example; false: the straightforward step, tiled per class.")
 _REPLICAS = flags.DEFINE_list(
     "replicas", ["1"], "Replicas of a MirroredStrategy (GPUs, else logical CPU devices; 1: none).")
+_THREADS = flags.DEFINE_list(
+    "threads", ["0"],
+    "TensorFlow's threads per op in each case's process (0: its default, one per core).")
 _WARMUP = flags.DEFINE_integer("warmup_steps", 10, "Steps before timing (tracing, caches).")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per case.")
 _NUM_UNLABELED = flags.DEFINE_integer("num_unlabeled", 60_000,
@@ -60,10 +64,11 @@ def _parse_flags():
     try:
         boolean = {"false": False, "true": True}
         cases = [
-            benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()], int(r))
-            for m, d, s, p, x, w, r in itertools.product(
+            benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()], int(r),
+                           int(t))
+            for m, d, s, p, x, w, r, t in itertools.product(
                 _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value,
-                _SHARE_WORK.value, _REPLICAS.value)
+                _SHARE_WORK.value, _REPLICAS.value, _THREADS.value)
         ]
     except (ValueError, KeyError) as e:
         raise app.UsageError(f"Bad flag value: {e}")
@@ -73,6 +78,8 @@ def _parse_flags():
                                  f"{sorted(MODELS)}, dtype policies: {DTYPE_POLICIES}.")
         if c.input_dim < 1 or c.num_samples < 1 or c.replicas < 1:
             raise app.UsageError("--input_dims, --num_samples and --replicas must be positive.")
+        if c.threads < 0:
+            raise app.UsageError("--threads must be 0 (TensorFlow's default) or positive.")
     if _STEPS.value < 2 or _WARMUP.value < 1:
         raise app.UsageError("--steps must be at least 2 and --warmup_steps at least 1.")
     if any(p not in DTYPE_POLICIES for p in _EPOCH_POLICIES.value):
@@ -93,19 +100,18 @@ def main(argv):
         os.makedirs(_WORKDIR.value, exist_ok=True)
     hidden = config.hidden_sizes[-1]
     dtypes = sorted({benchmark.compute_dtype(c.dtype_policy) for c in cases})
-    rates = {}
+    sizes = {}  # the machine's rate (every usable core) at each case's size, and at the peak
     for c in cases:
         key = benchmark.rate_key(c.dtype_policy, benchmark.unlabeled_rows(c.num_samples,
                                                                           config.batch_size))
-        if key not in rates:
-            dtype, rows = key.split(":")
-            rates[key] = benchmark.matmul_rate(int(rows), hidden, dtype)
+        dtype, rows = key.split(":")
+        sizes[key] = (int(rows), hidden, dtype)
     if _PEAK_SIZE.value:
         for d in dtypes:
-            rates[f"{d}:peak{_PEAK_SIZE.value}"] = benchmark.matmul_rate(
-                _PEAK_SIZE.value, _PEAK_SIZE.value, d)
-    print("matmul GFLOP/s ([rows, H] x [H, H], H = %d):" % hidden,
-          {k: round(v) for k, v in rates.items()}, flush=True)
+            sizes[f"{d}:peak{_PEAK_SIZE.value}"] = (_PEAK_SIZE.value, _PEAK_SIZE.value, d)
+    rates = dict(zip(sizes, benchmark.machine_matmul_rates(list(sizes.values())))) if sizes else {}
+    print(f"matmul GFLOP/s on {benchmark.usable_cores()} cores ([rows, H] x [H, H], "
+          f"H = {hidden}):", {k: round(v) for k, v in rates.items()}, flush=True)
     machine = benchmark.machine()
     results, epoch_results = [], []
 

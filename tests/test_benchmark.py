@@ -30,9 +30,14 @@ def test_adgm_step_flops_by_hand():
         + 6 * 5 * 4 + 3 * 3 * 4 + 36 * 3 * 4 + 36 * 4 * 4
         + 3 * 3 * 4 + 36 * 3 * 4 + 36 * 4 * 5
     )
+    # the first-layer products of x and y: their backward has no input gradient
+    data = (
+        4 * 5 * 4 + 4 * 5 * 4 + (4 * 3 * 4 + 4 * 5 * 4) + (4 * 5 * 4 + 4 * 3 * 4) + 4 * 3 * 4
+        + 6 * 5 * 4 + 6 * 5 * 4 + (3 * 3 * 4 + 6 * 5 * 4) + (6 * 5 * 4 + 3 * 3 * 4) + 3 * 3 * 4
+    )
     flops = benchmark.step_flops(_model("adgm"), labeled_batch=4, unlabeled_batch=6)
     assert flops == {"forward_flops": 2 * (labeled + unlabeled),
-                     "train_flops": 6 * (labeled + unlabeled)}
+                     "train_flops": 6 * (labeled + unlabeled) - 2 * data}
 
 
 def _graph_matmul_flops(fn, *args) -> int:
@@ -59,5 +64,29 @@ def test_step_flops_match_the_products_the_model_runs(name, share_work):
     assert benchmark.step_flops(model, 4, 7)["forward_flops"] == traced
 
 
+@pytest.mark.parametrize("share_work", [True, False])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_train_flops_match_the_products_of_the_step_and_its_gradient(name, share_work):
+    """Forward and backward products of a traced training step (TensorFlow builds no input
+    gradient for data, nor any gradient for a frozen network)."""
+    model = _model(name, hidden_sizes=(6, 5), share_work=share_work)
+    data = {"x_labeled": tf.random.uniform([4, 5], seed=1), "y_labeled": tf.constant([0, 1, 2, 0]),
+            "x_unlabeled": tf.random.uniform([7, 5], seed=2)}
+
+    def step(d):
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss_terms(d)["loss"]
+        return tape.gradient(loss, model.trainable_variables)
+
+    assert benchmark.step_flops(model, 4, 7)["train_flops"] == _graph_matmul_flops(step, data)
+
+
 def test_matmul_rate_is_measured():
     assert benchmark.matmul_rate(64, 32, seconds=0.05) > 0.0
+
+
+def test_the_machine_rate_is_measured_on_every_usable_core(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")  # a setting of the cases, not the rate's
+    (rate,) = benchmark.machine_matmul_rates([(64, 32, "float32")])
+    assert rate > 0.0
+    assert benchmark.usable_cores() >= 1
