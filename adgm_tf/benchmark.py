@@ -60,6 +60,8 @@ class Case:
     # core). Ops that do not depend on each other still run side by side on the inter-op
     # threads (one per core).
     threads: int = 0
+    # training steps per call of the compiled step (Keras' steps_per_execution)
+    steps_per_execution: int = 1
 
     @property
     def label(self) -> str:
@@ -68,8 +70,10 @@ class Case:
         dtype = {"bfloat16": "bf16", "float32": "fp32"}[compute_dtype(self.dtype_policy)]
         mirrored = f" mirrored R={self.replicas}" if self.replicas > 1 else ""
         threads = f" {self.threads}-thread ops" if self.threads else ""
+        per_call = (f" {self.steps_per_execution} steps/call"
+                    if self.steps_per_execution > 1 else "")
         return (f"{self.model} D={self.input_dim} S={self.num_samples} "
-                f"{dtype}{xla}{tiled}{mirrored}{threads}")
+                f"{dtype}{xla}{tiled}{mirrored}{threads}{per_call}")
 
 
 # ---------------------------------------------------------------------------- counting
@@ -300,20 +304,26 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         model = train.build_model(config, data)
         model.share_work = case.share_work
         model.compile(optimizer=train.build_optimizer(config, steps_per_epoch),
-                      jit_compile=case.jit_compile)
+                      jit_compile=case.jit_compile,
+                      steps_per_execution=case.steps_per_execution)
     dataset = distribute.replica_steps(strategy, input_pipeline.semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.binarize, first_epoch=0,
     ))
+    per_call = case.steps_per_execution
+    if warmup_steps % per_call or steps % per_call:
+        raise ValueError(f"{case.label}: warm-up steps ({warmup_steps}) and timed steps "
+                         f"({steps}) must be multiples of steps_per_execution ({per_call}).")
     stamps: list[float] = []
-    timer = keras.callbacks.LambdaCallback(
+    timer = keras.callbacks.LambdaCallback(  # called once per call of the compiled step
         on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
     start = time.perf_counter()
     model.fit(dataset, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
               verbose=0)
     wall = time.perf_counter() - start
-    step_s = np.diff(stamps)[warmup_steps - 1:]  # the intervals of the timed steps
+    # the intervals of the timed calls, per step
+    step_s = np.diff(stamps)[warmup_steps // per_call - 1:] / per_call
     labeled_batch = min(config.labeled_batch_size, len(data.x_labeled))
     flops = step_flops(model, labeled_batch, config.batch_size)
     median = float(np.median(step_s))
@@ -322,7 +332,8 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         import tempfile
 
         with tempfile.TemporaryDirectory() as logdir:
-            ops_ms = profile_steps(model, dataset, profile, logdir)
+            # whole calls of the compiled step
+            ops_ms = profile_steps(model, dataset, -(-profile // per_call) * per_call, logdir)
     return {
         "profile_ms_per_step": ops_ms,
         **dataclasses.asdict(case),
@@ -330,7 +341,7 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         "ms_per_step": 1e3 * median,
         "ms_per_step_mean": 1e3 * float(np.mean(step_s)),
         "ms_per_step_min": 1e3 * float(np.min(step_s)),
-        "timed_steps": int(len(step_s)),
+        "timed_steps": int(len(step_s)) * per_call,
         "s_per_epoch": median * steps_per_epoch,
         "unlabeled_examples_per_s": config.batch_size / median,
         "train_gflop": flops["train_flops"] / 1e9,

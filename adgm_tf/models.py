@@ -471,6 +471,8 @@ class KLWarmup(keras.callbacks.Callback):
     """Raises the model's `kl_weight` linearly from ~0 to 1 over `epochs` epochs, per step.
 
     Training reports the warmed-up objective until then; evaluation always uses the bound.
+    With `steps_per_execution` N > 1 in `compile`, Keras calls it once per N steps, and
+    those N steps share the weight of the first.
     """
 
     def __init__(self, epochs: float, steps_per_epoch: int):

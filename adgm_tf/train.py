@@ -218,7 +218,7 @@ def finished_epochs(workdir: str) -> int:
 
 # Keys a resumed run may change; any other difference means a different run.
 RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "strategy",
-                  "logical_cpus", "threads",
+                  "logical_cpus", "threads", "steps_per_execution",
                   "eval_batch_size", "on_non_finite", "eval_every_epochs",
                   "eval_predict_samples")
 
@@ -227,7 +227,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses impossible values before any data is read or work is done."""
     problems = []
     positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
-                "num_restarts", "threads",
+                "num_restarts", "threads", "steps_per_execution",
                 "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
                 "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
     for key in positive:
@@ -250,6 +250,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     elif config.get("strategy", "default") != "default" and config.trainer != "semi_supervised":
         problems.append(f"the {config.trainer!r} trainer runs on one device; leave strategy "
                         "at 'default'")
+    if (config.get("steps_per_execution") or 1) > 1 and (
+            config.get("strategy", "default") != "default"
+            or config.get("trainer", "semi_supervised") != "semi_supervised"):
+        problems.append("steps_per_execution > 1 is for the semi_supervised trainer on one "
+                        f"device; got {config.steps_per_execution} with strategy "
+                        f"{config.get('strategy', 'default')!r} and trainer "
+                        f"{config.get('trainer', 'semi_supervised')!r}")
     if (config.get("logical_cpus") or 0) < 0:
         problems.append(f"logical_cpus must be 0 (no split) or positive, got "
                         f"{config.logical_cpus}")
@@ -325,11 +332,18 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     data = datasets.load(config.dataset, config.data)
     if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
         check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
+    steps_per_epoch = len(data.x_unlabeled) // config.batch_size
+    per_call = config.get("steps_per_execution") or 1
+    if steps_per_epoch % per_call:
+        raise ValueError(
+            f"steps_per_execution ({per_call}) must divide the {steps_per_epoch} steps of an "
+            f"epoch ({len(data.x_unlabeled)} unlabeled examples / batch_size "
+            f"{config.batch_size}); choose a divisor such as 1, 2, 5 or 10 where it divides.")
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
-    steps_per_epoch = len(data.x_unlabeled) // config.batch_size
     model.compile(optimizer=build_optimizer(config, steps_per_epoch),
-                  jit_compile=bool(config.get("jit_compile", False)))
+                  jit_compile=bool(config.get("jit_compile", False)),
+                  steps_per_execution=per_call)
     train = semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,

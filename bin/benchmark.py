@@ -3,8 +3,8 @@
 In one run: the machine's matrix-product rate on all its usable cores (float32 and bfloat16,
 at each case's size and at a large size), then steady-state training steps through model.fit
 of every combination of --models, --input_dims, --num_samples, --dtype_policies, --xla,
---share_work, --replicas and --threads (TensorFlow's threads per op), each in a
-fresh process on synthetic MNIST-sized data, with the recipe of --config (default
+--share_work, --replicas, --threads (TensorFlow's threads per op) and --steps_per_execution,
+each in a fresh process on synthetic MNIST-sized data, with the recipe of --config (default
 mnist_adgm; override any of its values, e.g. --config.batch_norm=False). Prints a table and
 writes DIR/benchmark.json. FLOPs are counted from the layer sizes (adgm_tf/benchmark.py).
 
@@ -46,6 +46,10 @@ _REPLICAS = flags.DEFINE_list(
 _THREADS = flags.DEFINE_list(
     "threads", ["0"],
     "TensorFlow's threads per op in each case's process (0: its default, one per core).")
+_PER_CALL = flags.DEFINE_list(
+    "steps_per_execution", ["1"],
+    "Training steps per call of the compiled step (Keras' steps_per_execution); --steps and "
+    "--warmup_steps must be multiples.")
 _WARMUP = flags.DEFINE_integer("warmup_steps", 10, "Steps before timing (tracing, caches).")
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed steps per case.")
 _NUM_UNLABELED = flags.DEFINE_integer("num_unlabeled", 60_000,
@@ -65,10 +69,10 @@ def _parse_flags():
         boolean = {"false": False, "true": True}
         cases = [
             benchmark.Case(m, int(d), int(s), p, boolean[x.lower()], boolean[w.lower()], int(r),
-                           int(t))
-            for m, d, s, p, x, w, r, t in itertools.product(
+                           int(t), int(n))
+            for m, d, s, p, x, w, r, t, n in itertools.product(
                 _MODELS.value, _INPUT_DIMS.value, _NUM_SAMPLES.value, _DTYPES.value, _XLA.value,
-                _SHARE_WORK.value, _REPLICAS.value, _THREADS.value)
+                _SHARE_WORK.value, _REPLICAS.value, _THREADS.value, _PER_CALL.value)
         ]
     except (ValueError, KeyError) as e:
         raise app.UsageError(f"Bad flag value: {e}")
@@ -80,6 +84,10 @@ def _parse_flags():
             raise app.UsageError("--input_dims, --num_samples and --replicas must be positive.")
         if c.threads < 0:
             raise app.UsageError("--threads must be 0 (TensorFlow's default) or positive.")
+        if c.steps_per_execution < 1 or (_STEPS.value % c.steps_per_execution
+                                         or _WARMUP.value % c.steps_per_execution):
+            raise app.UsageError("--steps_per_execution must be positive and divide --steps "
+                                 "and --warmup_steps.")
     if _STEPS.value < 2 or _WARMUP.value < 1:
         raise app.UsageError("--steps must be at least 2 and --warmup_steps at least 1.")
     if any(p not in DTYPE_POLICIES for p in _EPOCH_POLICIES.value):

@@ -131,6 +131,24 @@ def test_one_epoch_on_a_slice(tmp_path, real_dir):
     assert (tmp_path / "model.weights.h5").exists() and (tmp_path / "saved_model").is_dir()
 
 
+def test_steps_per_execution_must_divide_an_epoch_and_needs_one_device(tmp_path, real_dir):
+    from adgm_tf import train
+
+    config = mnist_adgm.get_config()
+    config.data.num_train = 1000  # 10 steps an epoch
+    config.data.num_test = 500
+    config.num_epochs = 1
+    config.steps_per_execution = 3
+    with pytest.raises(ValueError, match=r"steps_per_execution \(3\) must divide the 10 steps"):
+        train_and_evaluate(config, str(tmp_path))
+    assert not (tmp_path / "history.csv").exists()
+    config.steps_per_execution = 2
+    config.strategy = "mirrored"
+    with pytest.raises(ValueError, match="steps_per_execution > 1 is for the semi_supervised "
+                                         "trainer on one device"):
+        train.check_config(config)
+
+
 @pytest.mark.parametrize("name", sorted(
     p.stem for p in (Path(__file__).parents[1] / "adgm_tf" / "configs").glob("mnist_*.py")))
 def test_every_mnist_config_is_possible_and_builds_its_model(name):

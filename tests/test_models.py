@@ -155,6 +155,32 @@ def test_fit_lowers_the_loss_and_classifies_a_separable_toy(name):
     }
 
 
+def test_steps_per_execution_changes_only_the_speed():
+    """Three training steps per call of the compiled step train the same weights as one."""
+    x, y = _toy_data()
+    labeled = np.array([np.flatnonzero(y == 0)[0], np.flatnonzero(y == 1)[0]])
+    weights = []
+    for per_call in (1, 3):
+        keras.utils.set_random_seed(0)
+        model = MODELS["adgm"](4, 2, "bernoulli", hidden_sizes=(16,), a_dim=2, z_dim=2,
+                               batch_norm=True, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=per_call)
+        data = adgm_tf.semi_supervised_dataset(x[labeled], y[labeled], x, batch_size=50,
+                                               seed=0, first_epoch=0)
+        model.fit(data, epochs=1, steps_per_epoch=6, verbose=0)
+        weights.append(model.get_weights())
+    moved = [not np.allclose(w, w0) for w, w0 in zip(weights[0], _fresh_adgm_weights())]
+    assert sum(moved) > 5  # training happened
+    for w1, w3 in zip(*weights):
+        np.testing.assert_allclose(w1, w3, rtol=1e-5, atol=1e-6)
+
+
+def _fresh_adgm_weights():
+    keras.utils.set_random_seed(0)
+    return MODELS["adgm"](4, 2, "bernoulli", hidden_sizes=(16,), a_dim=2, z_dim=2,
+                          batch_norm=True, seed=0).get_weights()
+
+
 def test_saved_model_serves_the_same_answers(tmp_path):
     model = _model("adgm")
     path = adgm_tf.export_saved_model(model, str(tmp_path / "export"))

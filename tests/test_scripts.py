@@ -28,9 +28,9 @@ SMOKE_RUNS = {
     # Two tiny cases in fresh processes; the workdir receives benchmark.json.
     "benchmark.py": [
         ["--models=adgm,m2", "--input_dims=12", "--num_samples=2", "--dtype_policies=float32",
-         "--steps=2", "--warmup_steps=1", "--num_unlabeled=200", "--peak_size=0",
+         "--steps=2", "--warmup_steps=2", "--num_unlabeled=200", "--peak_size=0",
          "--profile_steps=2", "--config.hidden_sizes=(8, 8)", "--config.a_dim=3",
-         "--config.z_dim=2"],
+         "--config.z_dim=2", "--steps_per_execution=1,2", "--threads=1"],
         # one real epoch through bin/train.py (here the half-moons, no download)
         ["--models=", "--config=adgm_tf/configs/moons.py",
          "--config.data.num_train=300", "--config.data.num_test=100",
@@ -118,15 +118,18 @@ def test_script_runs(script, args, tmp_path, request):
                 assert 0 < e["eval_s"] < e["epoch_s"] and 0 <= e["val_error"] <= 1
             assert "one epoch, float32, eval samples 2:" in result.stdout
             return
-        assert [c["model"] for c in report["cases"]] == ["adgm", "m2"]
+        assert [(c["model"], c["threads"], c["steps_per_execution"]) for c in report["cases"]] == [
+            (m, 1, n) for m in ("adgm", "m2") for n in (1, 2)]
         for case in report["cases"]:
             assert case["ms_per_step"] > 0 and case["timed_steps"] == 2 and case["loss_finite"]
             profile = case["profile_ms_per_step"]
             assert profile["matmul"] > 0 and profile["other"] > 0 and profile["top_ops"]
             assert case["train_gflop"] > 0 and case["peak_memory_mb"] > 0
         assert report["matmul_gflops"]["float32:2000"] > 0  # K * S * B_u rows
-        assert "| adgm D=12 S=2 fp32 |" in result.stdout
-        assert "| adgm D=12 S=2 fp32 | " in result.stdout.split("op time in products")[1]
+        assert "| m2 D=12 S=2 fp32 1-thread ops 2 steps/call |" in result.stdout
+        assert report["machine"]["usable_cores"] >= 1
+        assert "| adgm D=12 S=2 fp32 1-thread ops | " in result.stdout.split(
+            "op time in products")[1]
         return
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "config.json").exists()

@@ -86,6 +86,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.elementwise_clipvalue = 0.0  # then clip each gradient element to +-this (0: off)
     config.dtype_policy = "float32"  # "mixed_bfloat16": bf16 matrix products (BENCHMARKS.md)
     config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
+    # Training steps per call of the compiled step: >1 spares the per-step Python and
+    # callback work (BENCHMARKS.md); callbacks then see every this-many-th step. One device.
+    config.steps_per_execution = 1
     config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
     config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
     config.threads = config_dict.placeholder(int)  # threads per op (None: TensorFlow's choice)
