@@ -128,6 +128,8 @@ def test_script_runs(script, args, tmp_path, request):
         assert report["matmul_gflops"]["float32:2000"] > 0  # K * S * B_u rows
         assert "| m2 D=12 S=2 fp32 1-thread ops 2 steps/call |" in result.stdout
         assert report["machine"]["usable_cores"] >= 1
+        before, after = report["machine"]["matmul_gflops_before_after"]["float32:2000"]
+        assert report["matmul_gflops"]["float32:2000"] == max(before, after)
         assert "| adgm D=12 S=2 fp32 1-thread ops | " in result.stdout.split(
             "op time in products")[1]
         return
