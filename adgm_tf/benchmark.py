@@ -118,22 +118,21 @@ def step_flops(model, labeled_batch: int, unlabeled_batch: int) -> dict[str, int
     tiled to K * S * B rows."""
     per_example = [n for n in (model.q_a, model.q_y) if n]
     per_class = [n for n in (model.q_z, model.p_a, model.p_x) if n]
-    frozen = [n for n in per_example + per_class if not n.trainable]  # no backward at all
     # a frozen q(a|x) (adgm_fixed_qa) makes `a` a function of the data and noise alone
     data = DATA_INPUTS + (("a",) if model.q_a is not None and not model.q_a.trainable else ())
-    macs = data_macs = frozen_macs = 0
+    forward = backward = 0
     for batch, enumerated in ((labeled_batch, False), (unlabeled_batch, True)):
         shapes = _leading_shapes(model.num_classes, model.num_samples, batch, enumerated)
         for networks in (per_example, per_class):
             if networks is per_class and enumerated and not model.share_work:
                 shapes = {name: shapes["z"] for name in shapes}  # all tiled to (K, S, B)
-            macs += sum(network_macs(n, shapes) for n in networks)
-            data_macs += sum(network_macs(n, shapes, only=data) for n in networks
-                             if n not in frozen)
-            frozen_macs += sum(network_macs(n, shapes) for n in frozen if n in networks)
-    # backward: twice the forward, less the data's input gradients and the frozen networks
-    return {"forward_flops": 2 * macs,
-            "train_flops": 6 * macs - 2 * data_macs - 4 * frozen_macs}
+            for n in networks:
+                macs = network_macs(n, shapes)
+                forward += macs
+                if n.trainable:  # a frozen network has no backward pass at all
+                    # weight and input gradients, less the data's input gradients
+                    backward += 2 * macs - network_macs(n, shapes, only=data)
+    return {"forward_flops": 2 * forward, "train_flops": 2 * (forward + backward)}
 
 
 # ---------------------------------------------------------------------------- timing

@@ -478,8 +478,9 @@ TRAINERS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] 
 def set_threads(threads: int) -> None:
     """Runs each TensorFlow op on at most `threads` threads; before TensorFlow starts.
 
-    On a 2-core machine one thread is faster than two for the MNIST step (BENCHMARKS.md), and
-    two runs side by side then use both cores."""
+    On a 2-core machine one thread per op is faster than two for the MNIST step: independent
+    ops then run side by side, one per core, on TensorFlow's inter-op threads (BENCHMARKS.md).
+    """
     if tf.config.threading.get_intra_op_parallelism_threads() == threads:
         return
     try:

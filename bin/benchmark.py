@@ -118,15 +118,16 @@ def main(argv):
     if _PEAK_SIZE.value:
         for d in dtypes:
             sizes[f"{d}:peak{_PEAK_SIZE.value}"] = (_PEAK_SIZE.value, _PEAK_SIZE.value, d)
+
     def measure_rates():
         if not sizes:
             return {}
         return dict(zip(sizes, benchmark.machine_matmul_rates(list(sizes.values()))))
 
-    rates = measure_rates()
+    before = measure_rates()
+    rates = dict(before)
     print(f"matmul GFLOP/s on {benchmark.usable_cores()} cores ([rows, H] x [H, H], "
           f"H = {hidden}):", {k: round(v) for k, v in rates.items()}, flush=True)
-    rates_before = dict(rates)
     machine = benchmark.machine()
     results, epoch_results = [], []
 
@@ -149,10 +150,10 @@ def main(argv):
         # The rate again after the cases; the higher of the two is the machine's rate (a
         # measurement only errs low, when something else takes the cores for a moment).
         after = measure_rates()
-        rates = {k: max(v, after[k]) for k, v in rates_before.items()}
+        rates = {k: max(v, after[k]) for k, v in before.items()}
         print("matmul GFLOP/s after the cases:", {k: round(v) for k, v in after.items()},
               "; the tables use the higher", flush=True)
-        machine["matmul_gflops_before_after"] = {k: [rates_before[k], after[k]] for k in after}
+        machine["matmul_gflops_before_after"] = {k: [before[k], after[k]] for k in after}
         save()
     if results:
         print(benchmark.markdown_table(results, rates))
