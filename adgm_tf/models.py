@@ -28,6 +28,7 @@ the benchmark variant.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Sequence
 
@@ -187,6 +188,9 @@ class DeepGenerativeModel(keras.Model):
             share_work=bool(share_work), x_var_floor=float(x_var_floor),
         )
         self.share_work = bool(share_work)
+        # Under a mixed-precision policy a training step casts each kernel to the compute
+        # dtype once, not at every pass through its network (`kernels_in_compute_dtype`).
+        self.cast_kernels_once = True
         # Samples of `a` behind the test error of `evaluate`/validation (None: all of
         # num_predict_samples); a cheaper in-training evaluation may use fewer.
         self.eval_predict_samples = None
@@ -401,10 +405,11 @@ class DeepGenerativeModel(keras.Model):
     def compute_loss_terms(self, data, training=None) -> dict[str, tf.Tensor]:
         """The objective J and its parts for one step's labeled and unlabeled batch."""
         x_l, y_l, x_u = data["x_labeled"], data["y_labeled"], data["x_unlabeled"]
-        labeled, class_ll = self.labeled_terms(
-            x_l, y_l, self._noise(x_l, self.num_samples), training
-        )
-        unlabeled = self.unlabeled_bound(x_u, training=training)
+        with self.kernels_in_compute_dtype(enabled=bool(training) and self.cast_kernels_once):
+            labeled, class_ll = self.labeled_terms(
+                x_l, y_l, self._noise(x_l, self.num_samples), training
+            )
+            unlabeled = self.unlabeled_bound(x_u, training=training)
         loss = bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha)
         if self.weight_prior > 0:
             loss += self.weight_prior * bounds.weight_penalty(
@@ -416,6 +421,38 @@ class DeepGenerativeModel(keras.Model):
             "unlabeled_bound": tf.reduce_mean(unlabeled),
             "classification_loss": -tf.reduce_mean(class_ll),
         }
+
+    @contextlib.contextmanager
+    def kernels_in_compute_dtype(self, enabled: bool = True):
+        """Inside the block every network's kernels are read as one cast to the compute dtype.
+
+        Under a mixed-precision policy (float32 weights, bfloat16 products) Keras casts a
+        kernel at every read: each pass through a network (labeled, unlabeled) casts all its
+        kernels again, and the backward pass casts each pass's kernel gradient back. Here the
+        kernels are cast once, before the block, and a `keras.StatelessScope` hands those
+        casts to every read inside it; the tape's gradient flows through the one cast to the
+        float32 variable. The passes' kernel gradients are then summed in the compute dtype
+        (the dtype each pass's gradient is computed in) before the cast back. Assignments
+        made inside the block (batch normalisation's moving averages, the noise counter) are
+        seen by later reads in it, as always, and applied to the variables on leaving it.
+        A no-op when the compute dtype is the variables' dtype or `enabled` is False.
+        """
+        kernels = [v for net in (self.q_a, self.q_y, self.q_z, self.p_a, self.p_x)
+                   if net is not None for v in net.weights
+                   if len(v.shape) == 2 and v.dtype != self.compute_dtype]
+        if not enabled or not kernels:
+            yield
+            return
+        scope = keras.StatelessScope(initialize_variables=False)
+        for kernel in kernels:  # add_update keeps the value's dtype (the constructor would not)
+            scope.add_update((kernel, tf.cast(kernel.value, self.compute_dtype)))
+        with scope:
+            yield
+        cast = {id(k) for k in kernels}
+        for variable in self.variables:
+            value = None if id(variable) in cast else scope.get_current_value(variable)
+            if value is not None:
+                variable.assign(value)
 
     def train_step(self, data):
         # Under a strategy each replica holds 1/R of the global batch and the optimizer sums

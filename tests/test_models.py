@@ -256,6 +256,43 @@ def test_mixed_bfloat16_bound_matches_float32():
     np.testing.assert_allclose(models["mixed_bfloat16"](x), models["float32"](x), atol=0.02)
 
 
+@pytest.mark.parametrize("name", ["adgm", "adgm_fixed_qa"])
+def test_kernels_cast_once_per_step_change_only_the_casts(name):
+    """Under mixed_bfloat16 a training step reads each kernel as one cast for all its
+    passes: same loss, same batch-norm moving averages and noise counter afterwards, the
+    gradients equal up to the bf16 rounding of the passes' sum; fewer casts in the graph."""
+    data = {"x_labeled": _x(6, dim=20), "y_labeled": tf.constant([0, 1, 2, 0, 1, 2]),
+            "x_unlabeled": _x(8, dim=20, seed=1)}
+    models = [_model(name, input_dim=20, dtype="mixed_bfloat16", hidden_sizes=(32, 32),
+                     batch_norm=True, weight_prior=1e-3) for _ in range(2)]
+    models[1].set_weights(models[0].get_weights())
+    models[1].cast_kernels_once = False
+    results = []
+    for model in models:
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                loss = model.compute_loss_terms(data, training=True)["loss"]
+            return loss, tape.gradient(loss, model.trainable_variables)
+
+        casts = sum(op.type == "Cast" for op in step.get_concrete_function().graph.get_operations())
+        before = [v.numpy().copy() for v in model.non_trainable_variables]
+        loss, grads = step()
+        moved = [v.path for v, b in zip(model.non_trainable_variables, before)
+                 if not np.array_equal(v.numpy(), b)]
+        results.append((casts, loss, grads, moved, [v.numpy() for v in model.variables]))
+    (casts, loss, grads, moved, after), (casts_ref, loss_ref, grads_ref, _, after_ref) = results
+    assert casts < casts_ref
+    assert "moving_mean" in " ".join(moved) and any("noise_step" in m for m in moved)
+    assert float(loss) == float(loss_ref)
+    for v, w, w_ref in zip(models[0].variables, after, after_ref):
+        np.testing.assert_array_equal(w, w_ref, err_msg=v.path)
+    for g, g_ref, v in zip(grads, grads_ref, models[0].trainable_variables):
+        assert g.dtype == tf.float32
+        np.testing.assert_allclose(g, g_ref, rtol=0.02, atol=0.01 * float(
+            tf.reduce_max(tf.abs(g_ref))), err_msg=v.path)
+
+
 def test_small_initial_heads_start_near_the_prior():
     model = _model("adgm", head_init_std=1e-3)
     q_z = model.q_z({"x": _x(), "y": tf.eye(3)[:1], "a": tf.zeros((1, 4, 3))})
