@@ -205,10 +205,32 @@ MATMUL_OPS = ("MatMul", "_MklMatMul", "_MklNativeMatMul", "_MklFusedMatMul",
 XLA_EVENT = "CpuExecutable::ExecuteAsyncOnStream"  # one run of an XLA-compiled cluster
 
 
-def op_times(xspace_path: str) -> tuple[dict[str, float], dict[str, float]]:
+def ops_running(intervals: list[tuple[float, float]], most: int) -> list[float]:
+    """Seconds during which 0, 1, ..., `most` (or more) of the (start, end) intervals are
+    under way at once, from the first start to the last end.
+
+    With op events as intervals and `most` the number of cores: how long the cores had
+    nothing to run, one op, ..., an op each.
+    """
+    if most < 1:
+        raise ValueError(f"most must be at least 1, got {most}.")
+    seconds = [0.0] * (most + 1)
+    edges = sorted([(s, 1) for s, e in intervals] + [(e, -1) for s, e in intervals])
+    running, last = 0, None
+    for t, step in edges:
+        if last is not None:
+            seconds[min(running, most)] += t - last
+        running += step
+        last = t
+    return seconds
+
+
+def op_times(xspace_path: str, cores: int = 2
+             ) -> tuple[dict[str, float], dict[str, float], list[float]]:
     """Seconds spent in matrix products, in XLA-fused clusters and in other TensorFlow ops,
-    summed over the host threads of a profiler trace (an .xplane.pb file), and the same
-    seconds by op type (XLA clusters as "XLA").
+    summed over the host threads of a profiler trace (an .xplane.pb file); the same seconds
+    by op type (XLA clusters as "XLA"); and the seconds with 0, 1, ..., `cores` (or more)
+    ops running at once (`ops_running`).
 
     TensorFlow names an op's event "name:OpType"; infrastructure events (executors,
     function calls) carry "::" or spaces and are left out, so nested events are not counted
@@ -221,6 +243,7 @@ def op_times(xspace_path: str) -> tuple[dict[str, float], dict[str, float]]:
         space.ParseFromString(f.read())
     totals = {"matmul": 0.0, "xla": 0.0, "other": 0.0}
     by_type: dict[str, float] = {}
+    intervals = []
     for plane in space.planes:
         if plane.name != "/host:CPU":
             continue
@@ -228,9 +251,11 @@ def op_times(xspace_path: str) -> tuple[dict[str, float], dict[str, float]]:
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
                 seconds = event.duration_ps * 1e-12
+                start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
                 if name == XLA_EVENT:
                     totals["xla"] += seconds
                     by_type["XLA"] = by_type.get("XLA", 0.0) + seconds
+                    intervals.append((start, start + seconds))
                     continue
                 op, _, kind = name.rpartition(":")
                 if not op or "::" in name or " " in name or not kind.isidentifier():
@@ -240,12 +265,14 @@ def op_times(xspace_path: str) -> tuple[dict[str, float], dict[str, float]]:
                     continue  # launches (their clusters are counted above) and tf.data
                 totals["matmul" if kind in MATMUL_OPS else "other"] += seconds
                 by_type[kind] = by_type.get(kind, 0.0) + seconds
-    return totals, by_type
+                intervals.append((start, start + seconds))
+    return totals, by_type, ops_running(intervals, cores)
 
 
 def profile_steps(model, dataset, steps: int, logdir: str, top: int = 12) -> dict[str, Any]:
     """Trains `steps` more steps under TensorFlow's profiler; `op_times` per step, in ms,
-    with the `top` op types that took longest ("top_ops")."""
+    with the `top` op types that took longest ("top_ops") and the time with 0, 1, ...
+    ops running at once on this process's cores ("ops_running")."""
     import glob
     import shutil
 
@@ -258,10 +285,11 @@ def profile_steps(model, dataset, steps: int, logdir: str, top: int = 12) -> dic
     finally:
         tf.profiler.experimental.stop()
     path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
-    totals, by_type = op_times(path)
+    totals, by_type, running = op_times(path, usable_cores())
     result: dict[str, Any] = {k: 1e3 * v / steps for k, v in totals.items()}
     ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:top]
     result["top_ops"] = [[kind, 1e3 * v / steps] for kind, v in ranked]
+    result["ops_running"] = [1e3 * v / steps for v in running]
     return result
 
 
@@ -458,12 +486,13 @@ def _op_time(case: dict) -> tuple[dict, float]:
 
 def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
     """Where each case's step time goes: the share of the op time (thread time under the
-    profiler) in matrix products, XLA-fused element-wise clusters and other ops, and the
-    time its products would take at the measured matmul rate."""
+    profiler) in matrix products, XLA-fused element-wise clusters and other ops, the time
+    its products would take at the measured matmul rate, and the share of the profiled
+    time with 0, 1, ..., N ops running at once (N: the cores; "0 / 1 / 2")."""
     lines = [
         "| case | ms/step | products at matmul rate (ms) | op time in products "
-        "| in XLA-fused clusters | in other ops |",
-        "|---|---|---|---|---|---|",
+        "| in XLA-fused clusters | in other ops | time with 0 / 1 / ... ops running |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in cases:
         ops, total = _op_time(c)
@@ -471,10 +500,12 @@ def profile_table(cases: list[dict], rates: dict[str, float]) -> str:
             continue
         rate = _case_rate(c, rates)
         ideal = f"{c['train_gflop'] / rate * 1e3:.1f}" if rate else "-"
+        running = ops.get("ops_running") or []
+        shares = " / ".join(f"{100 * t / sum(running):.0f}%" for t in running) or "-"
         lines.append(
             f"| {c['label']} | {c['ms_per_step']:.1f} | {ideal} "
             f"| {100 * ops['matmul'] / total:.0f}% | {100 * ops['xla'] / total:.0f}% "
-            f"| {100 * ops['other'] / total:.0f}% |"
+            f"| {100 * ops['other'] / total:.0f}% | {shares} |"
         )
     return "\n".join(lines)
 

@@ -81,6 +81,17 @@ def test_train_flops_match_the_products_of_the_step_and_its_gradient(name, share
     assert benchmark.step_flops(model, 4, 7)["train_flops"] == _graph_matmul_flops(step, data)
 
 
+def test_ops_running_by_hand():
+    # 0-1: one op; 1-2: two; 2-3: three (counted as "two or more" with 2 cores); 3-4: none;
+    # 4-6: one
+    intervals = [(0.0, 3.0), (1.0, 3.0), (2.0, 3.0), (4.0, 6.0)]
+    assert benchmark.ops_running(intervals, 2) == [1.0, 3.0, 2.0]
+    assert benchmark.ops_running(intervals, 3) == [1.0, 3.0, 1.0, 1.0]
+    assert benchmark.ops_running([], 2) == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="at least 1"):
+        benchmark.ops_running(intervals, 0)
+
+
 def test_matmul_rate_is_measured():
     assert benchmark.matmul_rate(64, 32, seconds=0.05) > 0.0
 

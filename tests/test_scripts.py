@@ -124,6 +124,9 @@ def test_script_runs(script, args, tmp_path, request):
             assert case["ms_per_step"] > 0 and case["timed_steps"] == 2 and case["loss_finite"]
             profile = case["profile_ms_per_step"]
             assert profile["matmul"] > 0 and profile["other"] > 0 and profile["top_ops"]
+            running = profile["ops_running"]  # ms a step with 0, 1, ..., all cores' ops
+            assert len(running) == report["machine"]["usable_cores"] + 1
+            assert all(t >= 0 for t in running) and sum(running[1:]) > 0
             assert case["train_gflop"] > 0 and case["peak_memory_mb"] > 0
         assert report["matmul_gflops"]["float32:2000"] > 0  # K * S * B_u rows
         assert "| m2 D=12 S=2 fp32 1-thread ops 2 steps/call |" in result.stdout
