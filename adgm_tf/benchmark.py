@@ -253,17 +253,16 @@ def op_times(xspace_path: str, cores: int = 2
                 seconds = event.duration_ps * 1e-12
                 start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
                 if name == XLA_EVENT:
-                    totals["xla"] += seconds
-                    by_type["XLA"] = by_type.get("XLA", 0.0) + seconds
-                    intervals.append((start, start + seconds))
-                    continue
-                op, _, kind = name.rpartition(":")
-                if not op or "::" in name or " " in name or not kind.isidentifier():
-                    continue
-                if kind.startswith("_Xla") or kind.startswith("Iterator") or op.startswith(
-                        "Iterator"):
-                    continue  # launches (their clusters are counted above) and tf.data
-                totals["matmul" if kind in MATMUL_OPS else "other"] += seconds
+                    kind, group = "XLA", "xla"
+                else:
+                    op, _, kind = name.rpartition(":")
+                    if not op or "::" in name or " " in name or not kind.isidentifier():
+                        continue
+                    if kind.startswith("_Xla") or kind.startswith("Iterator") or op.startswith(
+                            "Iterator"):
+                        continue  # launches (their clusters are counted apart) and tf.data
+                    group = "matmul" if kind in MATMUL_OPS else "other"
+                totals[group] += seconds
                 by_type[kind] = by_type.get(kind, 0.0) + seconds
                 intervals.append((start, start + seconds))
     return totals, by_type, ops_running(intervals, cores)
