@@ -106,6 +106,34 @@ def semi_supervised_objective(
     return tf.reduce_mean(-labeled - alpha * class_log_likelihood) + tf.reduce_mean(-unlabeled)
 
 
+def kl_per_unit(kl_units: tf.Tensor, log_qy: tf.Tensor | None = None) -> tf.Tensor:
+    """The batch's mean Monte Carlo KL of each unit of a latent variable.
+
+    Args:
+      kl_units: log q(a_d|.) - log p(a_d|.) per unit: [S, B, n] for observed labels, or
+        [K, S, B, n] with the class enumerated.
+      log_qy: with the class enumerated, log q(y=k|a,x) [K, S, B]: the classes are summed
+        with weights q(k|a,x), as in the unlabeled bound.
+
+    Returns:
+      [n]: the mean over samples and examples (of the q(y)-weighted sum over classes).
+    """
+    if log_qy is not None:
+        kl_units = tf.reduce_sum(tf.exp(log_qy)[..., None] * kl_units, axis=0)  # [S, B, n]
+    return tf.reduce_mean(kl_units, axis=[0, 1])
+
+
+def free_bits_excess(kl: tf.Tensor, floor: float) -> tf.Tensor:
+    """sum_d max(floor - KL_d, 0) for the per-unit KLs [n] of a batch ("free bits", Kingma et
+    al., 2016, Improved variational inference with inverse autoregressive flow, eq. 15).
+
+    Added to a loss that holds sum_d KL_d, it makes that term sum_d max(floor, KL_d): a unit
+    whose KL is below `floor` nats is no longer pushed towards its prior, so a latent may
+    carry up to `floor` nats per unit at no cost. The bound itself is unchanged.
+    """
+    return tf.reduce_sum(tf.nn.relu(floor - kl))
+
+
 def log_uniform_prior(num_classes: int) -> float:
     """log p(y) for the uniform Cat(y | 1/K) prior (eq. 6)."""
     return -math.log(num_classes)

@@ -66,6 +66,38 @@ def check_support(x: np.ndarray, likelihood: str, name: str) -> None:
         )
 
 
+def check_first_batch(data, likelihood: str, route: str) -> None:
+    """Refuses data outside the support of `likelihood`, read from its first batch, once.
+
+    The check where the Python API meets the data (`DeepGenerativeModel.fit`, `evaluate`,
+    `predict`): `data` is what the caller passed, a `tf.data.Dataset` (its first element is
+    read through a fresh iterator of its own), an array or tensor (checked whole), a dict
+    of them, or an (x, y) tuple. The inputs checked are a dict's "x_labeled" and
+    "x_unlabeled" and otherwise x, the first item of a tuple. Other sources (Python
+    generators, `keras.utils.PyDataset`, distributed datasets) cannot be read ahead without
+    consuming them, and are passed over.
+    """
+    if isinstance(data, tf.data.Dataset):
+        data = next(iter(data.take(1)), None)
+        where = "first batch"
+    elif isinstance(data, (np.ndarray, tf.Tensor, dict, tuple, list)):
+        where = "whole"
+    else:
+        return
+    if isinstance(data, dict):
+        inputs = {k: data[k] for k in ("x_labeled", "x_unlabeled") if k in data}
+    elif isinstance(data, tuple) and data:
+        inputs = {"x": data[0]}
+    else:
+        inputs = {"x": data}
+    for name, x in inputs.items():
+        if x is None or isinstance(x, dict):
+            continue
+        x = x.numpy() if isinstance(x, tf.Tensor) else np.asarray(x)
+        if np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_:
+            check_support(x, likelihood, f"{route}: {name} ({where})")
+
+
 def check_labels(y: np.ndarray, num_classes: int, name: str, num_examples: int) -> np.ndarray:
     """Returns y as int32 [N] after refusing labels outside [0, num_classes) or misshapen."""
     y = np.asarray(y)
@@ -94,6 +126,7 @@ def semi_supervised_dataset(
     binarize: bool = False,
     first_epoch: int | None = None,
     preprocess: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+    likelihood: str | None = None,
 ) -> tf.data.Dataset:
     """A dataset of training steps for `DeepGenerativeModel.fit`.
 
@@ -115,6 +148,9 @@ def semi_supervised_dataset(
         a function (raw batch [B, D], seed [2] int) -> float32 [B, D] applied to every labeled
         and unlabeled batch, seeded like the binarisation. x_labeled and x_unlabeled then stay
         in their own dtype on the host and in the dataset (SVHN: 1 byte per value, not 4).
+      likelihood: the model's p(x|.) ("bernoulli" or "gaussian"): refuses inputs outside its
+        support here, before any work (0-255 pixels for a Bernoulli model). The model checks
+        the first batch of `fit` too; naming it here points the message at the arrays.
 
     Returns:
       A dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
@@ -131,6 +167,9 @@ def semi_supervised_dataset(
         raise ValueError("binarize=True and preprocess are alternatives; pass one of them.")
     x_labeled = check_features(x_labeled, "x_labeled", dtype=raw)
     x_unlabeled = check_features(x_unlabeled, "x_unlabeled", x_labeled.shape[1], dtype=raw)
+    if likelihood is not None and preprocess is None:  # raw inputs: checked after preprocess
+        check_support(x_labeled, likelihood, "x_labeled")
+        check_support(x_unlabeled, likelihood, "x_unlabeled")
     k = int(num_classes) if num_classes is not None else int(np.max(y_labeled)) + 1
     y_labeled = check_labels(y_labeled, k, "y_labeled", x_labeled.shape[0])
     missing = sorted(set(range(k)) - set(y_labeled.tolist()))
@@ -206,8 +245,12 @@ def bernoulli_sample(x: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.random.stateless_uniform(tf.shape(x), seed) < x, x.dtype)
 
 
-def labeled_dataset(x: np.ndarray, y: np.ndarray, batch_size: int) -> tf.data.Dataset:
-    """(x, y) batches for `evaluate` / validation, in order."""
+def labeled_dataset(x: np.ndarray, y: np.ndarray, batch_size: int,
+                    likelihood: str | None = None) -> tf.data.Dataset:
+    """(x, y) batches for `evaluate` / validation, in order; `likelihood` as in
+    `semi_supervised_dataset`."""
+    if likelihood is not None:
+        check_support(x, likelihood, "x")
     return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32))).batch(
         batch_size
     )

@@ -40,6 +40,7 @@ import tensorflow_probability as tfp
 
 from adgm_tf import bounds, fused
 from adgm_tf.distribute import num_replicas, replica_rows
+from adgm_tf.input_pipeline import check_first_batch
 from adgm_tf.networks import StochasticNetwork, reparameterize
 
 tfd = tfp.distributions
@@ -109,6 +110,10 @@ class DeepGenerativeModel(keras.Model):
       weight_prior: adds weight_prior * sum(W^2) / 2 over the weight matrices to the loss: a
         N(0, 1) prior on the weights divided by N when weight_prior = 1 / N (the authors'
         code). 0 disables it.
+      a_free_bits: "free bits" on the KL of a stochastic, trained `a` (nats per unit, 0: off):
+        each unit's KL, averaged over the batch, counts as at least this much in the
+        training loss (`bounds.free_bits_excess`), so that `a` may carry that much about x
+        without cost. The reported bounds stay the bounds.
       seed: seed of the model's noise.
       share_work: project x and a once per example and broadcast them over the classes
         (default). False tiles them once per class, the straightforward evaluation: the
@@ -140,6 +145,7 @@ class DeepGenerativeModel(keras.Model):
         x_var_floor: float = 0.0,
         init: str = "glorot_uniform",
         weight_prior: float = 0.0,
+        a_free_bits: float = 0.0,
         seed: int | None = 0,
         share_work: bool = True,
         **kwargs,
@@ -165,10 +171,14 @@ class DeepGenerativeModel(keras.Model):
         for name, value in [
             ("classification_weight", classification_weight), ("weight_prior", weight_prior),
             ("head_init_std", head_init_std or 0.0), ("x_var_floor", x_var_floor),
+            ("a_free_bits", a_free_bits),
         ]:
             if not value >= 0:
                 raise ValueError(f"{name} must be non-negative, got {value}.")
         arch = ARCHITECTURES[architecture]
+        if a_free_bits and not (arch.auxiliary == "stochastic" and arch.train_q_a):
+            raise ValueError(f"{architecture!r} has no trained stochastic `a`; a_free_bits "
+                             "applies to the ADGM and SDGM only.")
         if p_a_inputs is not None:
             if arch.auxiliary != "stochastic":
                 raise ValueError(f"{architecture!r} has no p(a|.); p_a_inputs does not apply.")
@@ -186,6 +196,7 @@ class DeepGenerativeModel(keras.Model):
             p_a_inputs=None if p_a_inputs is None else tuple(p_a_inputs),
             head_init_std=head_init_std, init=init, weight_prior=float(weight_prior), seed=seed,
             share_work=bool(share_work), x_var_floor=float(x_var_floor),
+            a_free_bits=float(a_free_bits),
         )
         self.share_work = bool(share_work)
         # Under a mixed-precision policy a training step casts each kernel to the compute
@@ -203,6 +214,7 @@ class DeepGenerativeModel(keras.Model):
         self.num_samples = int(num_samples)
         self.alpha = float(classification_weight)
         self.weight_prior = float(weight_prior)
+        self.a_free_bits = float(a_free_bits)
         dims = {"x": self.input_dim, "y": self.num_classes, "a": self.a_dim, "z": self.z_dim}
 
         def net(name, inputs, head, size, var_floor=0.0):
@@ -281,11 +293,13 @@ class DeepGenerativeModel(keras.Model):
         eps_z = tf.random.stateless_normal(z_shape, tf.stack([seed, step + 1]))
         return replica_rows(eps_a, axis=1), replica_rows(eps_z, axis=len(z_shape) - 2)
 
-    def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None, update_stats=True):
+    def auxiliary(self, x: tf.Tensor, eps_a: tf.Tensor, training=None, update_stats=True,
+                  units=False):
         """a ~ q(a|x) and log q(a|x).
 
         Args:
           x: [B, D]; eps_a: [S, B, n_a] (or [S, 1, n_a]).
+          units: log q(a|x) per unit, [S, B, n_a], instead of summed over the units.
 
         Returns:
           a [S, B, n_a] (None for M2) and log q(a|x) [S, B] (0 unless `a` is stochastic).
@@ -294,7 +308,9 @@ class DeepGenerativeModel(keras.Model):
             return None, 0.0
         q_a = self.q_a({"x": x}, training=training, update_stats=update_stats)
         a = reparameterize(q_a, eps_a)  # [S, B, n_a]
-        log_qa = q_a.log_prob(a) if self.arch.auxiliary == "stochastic" else 0.0
+        log_qa = 0.0
+        if self.arch.auxiliary == "stochastic":
+            log_qa = q_a.distribution.log_prob(a) if units else q_a.log_prob(a)
         if not self.arch.train_q_a:
             # A frozen q(a|x): no gradient flows into it. Its weights are still watched by the
             # tape, which would otherwise build its whole backward pass (pruned later by
@@ -309,32 +325,37 @@ class DeepGenerativeModel(keras.Model):
         logits = q_y.logits_parameter()
         return tf.nn.log_softmax(logits if a is not None else logits[None], axis=-1)
 
-    def log_weight(self, x, y_onehot, a, log_qa, eps_z, training=None,
-                   update_stats=True) -> tf.Tensor:
+    def log_weight(self, x, y_onehot, a, log_qa, eps_z, training=None, update_stats=True,
+                   a_units=False):
         """log p(x, y, a, z) - log q(a, z | x, y) with z ~ q(z|a,y,x) drawn from eps_z.
 
         Args:
           x: [B, D]; y_onehot: [B, K] (observed) or [K, 1, 1, K] (enumerated);
           a: [S, B, n_a] or None; log_qa: [S, B] or 0; eps_z: [S, B, n_z] or [K, S, B, n_z].
+          a_units: log_qa is given per unit ([S, B, n_a], `auxiliary(units=True)`), and the
+            `a` term log q(a|x) - log p(a|.) per unit is returned too.
 
         Returns:
-          [S, B] for observed labels, [K, S, B] for enumerated ones.
+          [S, B] for observed labels, [K, S, B] for enumerated ones; with a_units, also the
+          `a` term per unit, [S, B, n_a] or [K, S, B, n_a].
         """
         kw = dict(training=training, update_stats=update_stats)
         v = {"x": x, "y": y_onehot, "a": a}
         q_z = self.q_z(v, **kw)
         v["z"] = reparameterize(q_z, eps_z)  # [(K,) S, B, n_z]
         log_pa = 0.0
-        if self.p_a is not None:
-            log_pa = self.p_a(v, **kw).log_prob(a)
-        elif self.prior_a is not None:
-            log_pa = self.prior_a.log_prob(a)
+        p_a = self.p_a(v, **kw) if self.p_a is not None else self.prior_a
+        if p_a is not None:
+            log_pa = p_a.distribution.log_prob(a) if a_units else p_a.log_prob(a)
+        if a_units:
+            a_term = log_qa - log_pa  # [(K,) S, B, n_a]
+            log_qa, log_pa = tf.reduce_sum(log_qa, -1), tf.reduce_sum(log_pa, -1)
         p_x = self.p_x(v, **kw)
         if self.likelihood == "bernoulli":  # one fused pass each way (fused.py)
             log_px = fused.bernoulli_log_likelihood(x, p_x.distribution.logits)
         else:
             log_px = p_x.log_prob(x)
-        return bounds.log_importance_weight(
+        log_w = bounds.log_importance_weight(
             log_px=log_px,
             log_py=self.log_py,
             log_pz=self.prior_z.log_prob(v["z"]),
@@ -343,25 +364,32 @@ class DeepGenerativeModel(keras.Model):
             log_qz=q_z.log_prob(v["z"]),
             kl_weight=ops.cast(self.kl_weight, "float32") if training else 1.0,
         )
+        return (log_w, a_term) if a_units else log_w
 
-    def labeled_terms(self, x, y, noise, training=None):
-        """-L(x,y) [B] and log E_q(a|x)[q(y|a,x)] [B] for integer labels y [B]."""
+    def labeled_terms(self, x, y, noise, training=None, a_units=False):
+        """-L(x,y) [B] and log E_q(a|x)[q(y|a,x)] [B] for integer labels y [B]; with a_units
+        also the batch's mean KL of each unit of `a` [n_a] (`bounds.kl_per_unit`)."""
         eps_a, eps_z = noise
         stats = self.labeled_updates_stats  # batch norm's moving averages: see __init__
-        a, log_qa = self.auxiliary(x, eps_a, training, stats)
+        a, log_qa = self.auxiliary(x, eps_a, training, stats, units=a_units)
         y_onehot = tf.one_hot(y, self.num_classes)
-        log_w = self.log_weight(x, y_onehot, a, log_qa, eps_z, training, stats)  # [S, B]
+        log_w = self.log_weight(x, y_onehot, a, log_qa, eps_z, training, stats,
+                                a_units=a_units)  # [S, B] (and [S, B, n_a])
+        if a_units:
+            log_w, a_term = log_w
         log_qy = self.class_log_probs(x, a, training, stats)  # [S, B, K]
         log_qy_labeled = tf.reduce_sum(log_qy * y_onehot, axis=-1)  # [S, B]
-        return bounds.labeled_bound(log_w), bounds.classification_log_likelihood(log_qy_labeled)
+        terms = (bounds.labeled_bound(log_w), bounds.classification_log_likelihood(log_qy_labeled))
+        return terms + (bounds.kl_per_unit(a_term),) if a_units else terms
 
-    def unlabeled_terms(self, x, noise, training=None, update_stats=True):
-        """log w [K, S, B] and log q(y|a,x) [K, S, B] for every class k.
+    def unlabeled_terms(self, x, noise, training=None, update_stats=True, a_units=False):
+        """log w [K, S, B] and log q(y|a,x) [K, S, B] for every class k; with a_units also the
+        `a` term per unit [K, S, B, n_a] (`log_weight`).
 
         update_stats=False with training=True: batch statistics without moving the moving
         averages (to compare a bound in inference mode with the batch statistics' one)."""
         eps_a, eps_z = noise
-        a, log_qa = self.auxiliary(x, eps_a, training, update_stats)
+        a, log_qa = self.auxiliary(x, eps_a, training, update_stats, units=a_units)
         classes = tf.eye(self.num_classes)[:, None, None, :]  # [K, 1, 1, K]
         if eps_z.shape.rank == 3:  # one z per sample, shared by the classes
             eps_z = eps_z[None]
@@ -373,10 +401,12 @@ class DeepGenerativeModel(keras.Model):
             if a is not None:
                 a_in = tf.broadcast_to(a, tf.concat([lead, tf.shape(a)[-1:]], 0))
         log_w = self.log_weight(x_in, classes, a_in, log_qa, eps_z, training,
-                                update_stats)  # [K, S, B]
+                                update_stats, a_units=a_units)  # [K, S, B]
+        if a_units:
+            log_w, a_term = log_w
         log_qy = tf.transpose(self.class_log_probs(x, a, training, update_stats),
                               [2, 0, 1])  # [K, S, B]
-        return log_w, log_qy
+        return (log_w, log_qy, a_term) if a_units else (log_w, log_qy)
 
     def unlabeled_bound(self, x, num_samples=None, training=None, noise=None,
                         update_stats=True) -> tf.Tensor:
@@ -405,12 +435,23 @@ class DeepGenerativeModel(keras.Model):
     def compute_loss_terms(self, data, training=None) -> dict[str, tf.Tensor]:
         """The objective J and its parts for one step's labeled and unlabeled batch."""
         x_l, y_l, x_u = data["x_labeled"], data["y_labeled"], data["x_unlabeled"]
+        free_bits = bool(training) and self.a_free_bits > 0
         with self.kernels_in_compute_dtype(enabled=bool(training) and self.cast_kernels_once):
-            labeled, class_ll = self.labeled_terms(
-                x_l, y_l, self._noise(x_l, self.num_samples), training
+            labeled, class_ll, *a_kl = self.labeled_terms(
+                x_l, y_l, self._noise(x_l, self.num_samples), training, a_units=free_bits
             )
-            unlabeled = self.unlabeled_bound(x_u, training=training)
+            if free_bits:
+                noise = self._noise(x_u, self.num_samples, self.num_classes)
+                log_w, log_qy, a_term = self.unlabeled_terms(x_u, noise, training,
+                                                             a_units=True)
+                unlabeled = bounds.unlabeled_bound(log_w, log_qy)
+                a_kl.append(bounds.kl_per_unit(a_term, log_qy))
+            else:
+                unlabeled = self.unlabeled_bound(x_u, training=training)
         loss = bounds.semi_supervised_objective(labeled, unlabeled, class_ll, self.alpha)
+        if free_bits:  # each of the two KLs of `a` counts as at least the floor per unit
+            loss += ops.cast(self.kl_weight, "float32") * tf.add_n(
+                [bounds.free_bits_excess(kl, self.a_free_bits) for kl in a_kl])
         if self.weight_prior > 0:
             loss += self.weight_prior * bounds.weight_penalty(
                 [w for w in self.trainable_variables if len(w.shape) == 2]
@@ -483,6 +524,25 @@ class DeepGenerativeModel(keras.Model):
         self.test_trackers["error"].update_state(wrong)
         self.test_trackers["bound"].update_state(self.unlabeled_bound(x, training=False))
         return _step_logs(self.test_trackers)
+
+    # Keras' entry points, each refusing data outside the likelihood's support (0-255 pixels
+    # for a Bernoulli model) from its first batch, once per call, before any work.
+
+    def fit(self, x=None, *args, **kwargs):
+        check_first_batch(x, self.likelihood, "model.fit")
+        if kwargs.get("validation_data") is not None:
+            check_first_batch(kwargs["validation_data"], self.likelihood,
+                              "model.fit's validation_data")
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit's validation: checked in fit
+            check_first_batch(x, self.likelihood, "model.evaluate")
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        check_first_batch(x, self.likelihood, "model.predict")
+        return super().predict(x, *args, **kwargs)
 
     @property
     def metrics(self):

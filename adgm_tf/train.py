@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import datasets, distribute, latents, plots
+from adgm_tf import console, datasets, distribute, latents, plots
 from adgm_tf.bounds import classification_weight
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import check_support, labeled_dataset, semi_supervised_dataset
@@ -97,6 +97,7 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
         x_var_floor=config.get("x_var_floor") or 0.0,
         init=config.get("init", "glorot_uniform"),
         weight_prior=config.get("weight_prior", 0.0),
+        a_free_bits=config.get("a_free_bits") or 0.0,
         seed=config.seed,
         dtype=config.get("dtype_policy", "float32"),
     )
@@ -223,6 +224,11 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
                   "eval_predict_samples")
 
 
+# Keys added to the configs after runs were started, with the value that leaves the run as
+# it was: a workdir whose config.json lacks one resumes when the new config keeps it.
+ADDED_KEYS = {"a_free_bits": 0.0}
+
+
 def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses impossible values before any data is read or work is done."""
     problems = []
@@ -234,7 +240,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
     for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
-                "elementwise_clipvalue", "x_var_floor"):
+                "elementwise_clipvalue", "x_var_floor", "a_free_bits"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
     if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
@@ -277,6 +283,8 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
     with open(path) as f:
         old = json.load(f)
     new = json.loads(config.to_json_best_effort())
+    # a run started before a key existed had its neutral value
+    old, new = {**ADDED_KEYS, **old}, {**ADDED_KEYS, **new}
     diffs = [f"{k}={old.get(k)!r} there but {new.get(k)!r} here"
              for k in sorted(set(old) | set(new))
              if k not in RESUMABLE_KEYS and old.get(k) != new.get(k)]
@@ -316,6 +324,7 @@ def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per
         validation_freq=validation_freq,
         callbacks=callbacks,
         verbose=1 if config.progress_bar else 2,
+        shuffle=False,  # the dataset shuffles itself
     )
     return read_history(os.path.join(workdir, "history.csv")), time.time() - start
 
@@ -341,6 +350,18 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
             f"{config.batch_size}); choose a divisor such as 1, 2, 5 or 10 where it divides.")
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
+    if distribute.is_chief(strategy):
+        print_run(config, workdir, resumed_at, strategy, [
+            ("model", f"{type(model).__name__} ({config.model}), {config.likelihood or data.likelihood} "
+                      f"likelihood, hidden {tuple(config.hidden_sizes)}, dim(a) {config.a_dim}, "
+                      f"dim(z) {config.z_dim}, {config.num_samples} sample(s) of a and z"),
+            ("data", f"{config.dataset}: {len(data.x_labeled)} labeled, {len(data.x_unlabeled)} "
+                     f"unlabeled, {len(data.x_test)} test, {data.input_dim} inputs, "
+                     f"{data.num_classes} classes"),
+            ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
+                         f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
+                         f"Adam {config.learning_rate:g}, beta {config.beta:g}"),
+        ])
     model.compile(optimizer=build_optimizer(config, steps_per_epoch),
                   jit_compile=bool(config.get("jit_compile", False)),
                   steps_per_execution=per_call)
@@ -412,6 +433,13 @@ def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     steps = tf.data.Dataset.from_tensors(tf.zeros(())).repeat()
     restarts = config.get("num_restarts", 1)
     seeds = list(range(config.seed, config.seed + restarts))
+    print_run(config, workdir, 0, tf.distribute.get_strategy(), [
+        ("fit", f"the {config.potential} potential, auxiliary VAE (dim(a) {config.a_dim}) and "
+                f"a Gaussian, hidden {tuple(config.hidden_sizes)}, {config.num_samples} "
+                f"sample(s), {restarts} seed(s) from {config.seed}"),
+        ("training", f"{config.num_epochs} epochs of {config.steps_per_epoch} steps, Adam "
+                     f"{config.learning_rate:g}"),
+    ])
     metrics = {"potential": config.potential, "seeds": seeds}
     fits, best_samples = {}, {}
     for label, auxiliary in (("auxiliary", True), ("gaussian", False)):
@@ -475,6 +503,32 @@ TRAINERS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] 
 }
 
 
+def print_run(config: ml_collections.ConfigDict, workdir: str, resumed_at: int,
+              strategy: tf.distribute.Strategy, rows: list[tuple[str, str]]) -> None:
+    """Prints what the run is before its first step: the trainer's `rows`, then the machine,
+    the speed settings in force and where the outputs (and TensorFlow's C++ log) go."""
+    gpus = [d.name.split("physical_device:")[-1] for d in tf.config.list_physical_devices("GPU")]
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    per_call = config.get("steps_per_execution") or 1
+    every = config.get("eval_every_epochs") or 1
+    speed = [config.get("dtype_policy", "float32"),
+             f"{threads} thread(s) per op" if threads else "TensorFlow's threads per op",
+             f"{per_call} step(s) per call", "XLA" if config.get("jit_compile") else "no XLA"]
+    if config.trainer == "semi_supervised":
+        samples = config.get("eval_predict_samples") or config.num_predict_samples
+        speed.append(f"evaluation every {every} epoch(s) with {samples} sample(s) of a")
+    if strategy.num_replicas_in_sync > 1:
+        speed.append(f"{strategy.num_replicas_in_sync} replicas ({config.strategy})")
+    where = workdir + (f" (resuming after epoch {resumed_at})" if resumed_at else "")
+    log = console.native_log_path()
+    console.print_summary(f"adgm_tf: {config.trainer} training, seed {config.seed}", rows + [
+        ("machine", f"{console.machine_line(gpus)}; TensorFlow {tf.__version__}"),
+        ("speed", ", ".join(speed)),
+        ("workdir", where),
+        ("TF log", log or "the terminal (not redirected)"),
+    ])
+
+
 def set_threads(threads: int) -> None:
     """Runs each TensorFlow op on at most `threads` threads; before TensorFlow starts.
 
@@ -511,6 +565,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     chief = distribute.is_chief(strategy)
     if chief:
         os.makedirs(workdir, exist_ok=True)
+        console.move_native_log(workdir)  # a script's TensorFlow log (console.py)
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
     keras.utils.set_random_seed(config.seed)

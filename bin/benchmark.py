@@ -17,6 +17,10 @@ trains two real epochs through bin/train.py per precision and in-training evalua
 epoch's seconds, steps and evaluation together.
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 import itertools
 import json
 import os
@@ -107,6 +111,7 @@ def main(argv):
     config = _CONFIG.value
     if _WORKDIR.value:
         os.makedirs(_WORKDIR.value, exist_ok=True)
+        console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     hidden = config.hidden_sizes[-1]
     dtypes = sorted({benchmark.compute_dtype(c.dtype_policy) for c in cases})
     sizes = {}  # the machine's rate (every usable core) at each case's size, and at the peak

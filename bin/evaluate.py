@@ -5,6 +5,10 @@ num_predict_samples samples of a), the test bound -U(x), and the importance-weig
 log p(x) with --iw_samples samples (Burda et al., 2015).
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 import json
 import os
 
@@ -30,6 +34,7 @@ def main(argv):
     for name in ("iw_samples", "bound_samples", "batch_size"):
         if flags.FLAGS[name].value < 1:
             raise app.UsageError(f"--{name} must be a positive integer.")
+    console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     result = evaluation.evaluate_workdir(
         _WORKDIR.value, bound_samples=_BOUND_SAMPLES.value, iw_samples=_IW_SAMPLES.value,
         batch_size=_BATCH_SIZE.value, dtype_policy=_DTYPE_POLICY.value,

@@ -6,6 +6,10 @@ travels inside it) and has two signatures: `serve` -> {"probabilities", "label"}
 to DIR/saved_model at the end of training.
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 from absl import app, flags
 
 from adgm_tf import evaluation
@@ -21,6 +25,7 @@ def main(argv):
     del argv
     if _BOUND_SAMPLES.value < 1:
         raise app.UsageError("--bound_samples must be a positive integer.")
+    console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     _, data, model = evaluation.load_trained(_WORKDIR.value)
     print(export_saved_model(model, _EXPORT_DIR.value, data.feature_indices, data.raw_input_dim,
                              _BOUND_SAMPLES.value))

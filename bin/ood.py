@@ -6,6 +6,10 @@ DIR/ood.json and the ROC curve into DIR/ood_roc.png. Each data set is read as it
 it: --in_data_dir / --out_data_dir, else $ADGM_TF_DATA_DIR.
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 import json
 import os
 
@@ -28,6 +32,7 @@ def main(argv):
     del argv
     if _NUM.value < 1:
         raise app.UsageError("--num_examples must be positive.")
+    console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     model_dir = os.path.join(_WORKDIR.value, "saved_model")
     if not os.path.isdir(model_dir):
         raise app.UsageError(f"{model_dir} does not exist: train or export a model first.")

@@ -6,6 +6,10 @@ the curves of --compare workdirs beside this run's), and test_error_minutes.png 
 curves against wall time, for runs that recorded their epochs' times).
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 import os
 
 from absl import app, flags
@@ -21,6 +25,7 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
+    console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     out_dir = _OUT_DIR.value or os.path.join(_WORKDIR.value, "figures")
     for path in evaluation.figures(_WORKDIR.value, out_dir, _COMPARE.value, _NUM_EXAMPLES.value):
         print(path)

@@ -5,6 +5,10 @@ Writes DIR/samples.npy [rows, classes, features] and DIR/samples.png (an image g
 image data, a scatter plot coloured by class for 2-D data).
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 import os
 
 import numpy as np
@@ -22,6 +26,7 @@ def main(argv):
     del argv
     if _NUM_ROWS.value < 1:
         raise app.UsageError("--num_rows must be a positive integer.")
+    console.move_native_log(_WORKDIR.value)  # into the run's tensorflow.log
     _, data, model = evaluation.load_trained(_WORKDIR.value)
     samples = evaluation.class_samples(model, _NUM_ROWS.value, _SEED.value)
     np.save(os.path.join(_WORKDIR.value, "samples.npy"), samples)

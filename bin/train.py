@@ -4,6 +4,10 @@ Every hyperparameter lives in the config file; override any of them on the comma
 e.g. --config.num_epochs=3 --config.model=m2.
 """
 
+from adgm_tf import console
+
+console.native_log_to_file()  # before TensorFlow starts: its C++ start-up lines go to a file
+
 from absl import app, flags
 from ml_collections import config_flags
 

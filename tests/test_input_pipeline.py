@@ -1,11 +1,14 @@
 """The tf.data helper and the data sets: batches, seeds, and refusal of bad input."""
 
+import keras
 import ml_collections
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import adgm_tf
 from adgm_tf import datasets
+from adgm_tf.input_pipeline import labeled_dataset, semi_supervised_dataset
 
 
 def _arrays(n_u=40, d=3):
@@ -113,3 +116,72 @@ def test_a_stream_resumed_at_an_epoch_sees_the_same_data():
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(uninterrupted[0]["x_unlabeled"], uninterrupted[4]["x_unlabeled"])
+
+
+# 0-255 pixel values given to a Bernoulli model, through every public route of the API.
+PIXELS_MESSAGE = r"holds values from 0.0 to 255.0, outside \[0, 1\].*Divide them by 255"
+
+
+@pytest.fixture(scope="module")
+def bernoulli_model():
+    model = adgm_tf.M2(input_dim=6, num_classes=2, hidden_sizes=(4,), z_dim=2,
+                       num_predict_samples=2, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+def _pixels(rows, seed=0):
+    x = np.random.default_rng(seed).integers(0, 256, size=(rows, 6)).astype(np.float32)
+    x[0, 0], x[0, 1] = 0.0, 255.0  # the full range, for a fixed message
+    return x
+
+
+def test_the_dataset_builders_refuse_0_255_pixels_for_a_bernoulli_likelihood():
+    x, y = _pixels(20), np.arange(20) % 2
+    with pytest.raises(ValueError, match="x_labeled " + PIXELS_MESSAGE):
+        semi_supervised_dataset(x[:4], y[:4], x, batch_size=10, likelihood="bernoulli")
+    with pytest.raises(ValueError, match="x_unlabeled " + PIXELS_MESSAGE):
+        semi_supervised_dataset(x[:4] / 255, y[:4], x, batch_size=10, likelihood="bernoulli")
+    with pytest.raises(ValueError, match="x " + PIXELS_MESSAGE):
+        labeled_dataset(x, y, 5, likelihood="bernoulli")
+    # the same arrays are fine for a Gaussian likelihood, and scaled for a Bernoulli one
+    semi_supervised_dataset(x[:4], y[:4], x, batch_size=10, likelihood="gaussian")
+    semi_supervised_dataset(x[:4] / 255, y[:4], x / 255, batch_size=10, likelihood="bernoulli")
+
+
+def test_fit_refuses_0_255_pixels_from_a_users_own_pipeline(bernoulli_model):
+    x, y = _pixels(40), (np.arange(40) % 2).astype(np.int32)
+    before = [w.numpy() for w in bernoulli_model.trainable_variables]
+    steps = tf.data.Dataset.from_tensor_slices(
+        {"x_labeled": x / 255, "y_labeled": y, "x_unlabeled": x}).batch(10)
+    with pytest.raises(ValueError, match=r"model.fit: x_unlabeled \(first batch\) "
+                                         + PIXELS_MESSAGE):
+        bernoulli_model.fit(steps, epochs=1, verbose=0)
+    # refused before any work: no step was taken
+    for b, w in zip(before, bernoulli_model.trainable_variables):
+        np.testing.assert_array_equal(b, w.numpy())
+    # and the same pipeline, scaled, trains
+    scaled = tf.data.Dataset.from_tensor_slices(
+        {"x_labeled": x / 255, "y_labeled": y, "x_unlabeled": x / 255}).batch(10)
+    history = bernoulli_model.fit(scaled, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    test = tf.data.Dataset.from_tensor_slices((x, y)).batch(10)
+    with pytest.raises(ValueError, match="model.fit's validation_data: x " + r"\(first batch\) "
+                                         + PIXELS_MESSAGE):
+        bernoulli_model.fit(scaled, epochs=1, verbose=0, validation_data=test)
+
+
+@pytest.mark.parametrize("as_dataset", [False, True], ids=["arrays", "dataset"])
+def test_evaluate_and_predict_refuse_0_255_pixels(bernoulli_model, as_dataset):
+    x, y = _pixels(30, seed=1), (np.arange(30) % 2).astype(np.int32)
+    where = r"\(first batch\)" if as_dataset else r"\(whole\)"
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(10) if as_dataset else (x, y)
+    with pytest.raises(ValueError, match=rf"model.evaluate: x {where} " + PIXELS_MESSAGE):
+        bernoulli_model.evaluate(data, verbose=0) if as_dataset else bernoulli_model.evaluate(
+            x, y, verbose=0)
+    inputs = tf.data.Dataset.from_tensor_slices(x).batch(10) if as_dataset else x
+    with pytest.raises(ValueError, match=rf"model.predict: x {where} " + PIXELS_MESSAGE):
+        bernoulli_model.predict(inputs, verbose=0)
+    # scaled, both answer
+    assert bernoulli_model.predict(x / 255, verbose=0).shape == (30, 2)
+    assert 0 <= bernoulli_model.evaluate(x / 255, y, verbose=0, return_dict=True)["error"] <= 1

@@ -360,3 +360,55 @@ def test_shared_work_step_equals_the_straightforward_step(name):
         assert len(grads) == len(grads_ref) > 0
         for g, g_ref, v in zip(grads, grads_ref, model.trainable_variables):
             np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5, err_msg=v.path)
+
+
+def test_free_bits_floor_each_units_kl_of_a_in_the_loss_only():
+    """With a_free_bits the training loss is the objective plus sum_d max(floor - KL_d, 0) of
+    the labeled and the unlabeled pass's mean KL per unit of `a` (hand-computed from the
+    terms with the same noise); evaluation is the bound; and with every unit below a high
+    floor the KL of `a` stops pulling: p(a|.), which enters the loss only through it, gets
+    no gradient."""
+    data = {"x_labeled": _x(), "y_labeled": tf.constant([0, 1, 2, 0]), "x_unlabeled": _x(seed=1)}
+    plain = _model("adgm", num_samples=2, classification_weight=2.0)
+    floored = _model("adgm", num_samples=2, classification_weight=2.0, a_free_bits=0.3)
+    floored.set_weights(plain.get_weights())
+    assert floored.get_config()["a_free_bits"] == 0.3
+    base = plain.compute_loss_terms(data, training=True)
+    start = floored.noise_step.numpy()
+    got = floored.compute_loss_terms(data, training=True)
+    # the same noise (same seed, same step counter): the bounds agree, the loss differs
+    for key in ("labeled_bound", "unlabeled_bound", "classification_loss"):
+        np.testing.assert_allclose(got[key], base[key], rtol=1e-5)
+    floored.noise_step.assign(start)  # replay both passes' noise by hand
+    x_l, x_u = data["x_labeled"], data["x_unlabeled"]
+    noise_l, noise_u = floored._noise(x_l, 2), floored._noise(x_u, 2, 3)
+    _, _, kl_l = floored.labeled_terms(x_l, data["y_labeled"], noise_l, True, a_units=True)
+    log_w, log_qy, a_term = floored.unlabeled_terms(x_u, noise_u, True, a_units=True)
+    assert kl_l.shape == (3,) and a_term.shape == (3, 2, 4, 3)  # [K, S, B, n_a]
+    q = np.exp(log_qy.numpy())[..., None]  # [K, S, B, 1]
+    kl_u = np.mean(np.sum(q * a_term.numpy(), axis=0), axis=(0, 1))  # q(y)-weighted, [n_a]
+    np.testing.assert_allclose(bounds.kl_per_unit(a_term, log_qy), kl_u, rtol=1e-5)
+    excess = np.sum(np.maximum(0.3 - kl_l.numpy(), 0)) + np.sum(np.maximum(0.3 - kl_u, 0))
+    assert excess > 0
+    np.testing.assert_allclose(got["loss"] - base["loss"], excess, rtol=1e-4, atol=1e-5)
+    # evaluation reports the bound: no floor there
+    np.testing.assert_allclose(floored.compute_loss_terms(data, training=False)["loss"],
+                               plain.compute_loss_terms(data, training=False)["loss"],
+                               rtol=1e-5)
+
+    def p_a_grad_norm(model):
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss_terms(data, training=True)["loss"]
+        grads = tape.gradient(loss, model.p_a.trainable_variables)
+        return float(tf.linalg.global_norm(grads))
+
+    high = _model("adgm", num_samples=2, classification_weight=2.0, a_free_bits=1e3)
+    high.set_weights(plain.get_weights())
+    assert p_a_grad_norm(plain) > 1e-3
+    assert p_a_grad_norm(high) < 1e-5 * p_a_grad_norm(plain)
+
+
+@pytest.mark.parametrize("name", ["m2", "adgm_deterministic", "adgm_fixed_qa"])
+def test_free_bits_are_refused_without_a_trained_stochastic_a(name):
+    with pytest.raises(ValueError, match="a_free_bits applies to the ADGM and SDGM"):
+        _model(name, a_free_bits=0.1)

@@ -86,6 +86,14 @@ def test_a_finished_run_continues_when_given_more_epochs(tmp_path):
         train.train_and_evaluate(_tiny_moons(num_epochs=3, model="m2"), str(tmp_path))
     with pytest.raises(ValueError, match="holds a different run.*hidden_sizes"):
         train.train_and_evaluate(_tiny_moons(num_epochs=3, hidden_sizes=(10, 10)), str(tmp_path))
+    # a run started before a config key existed resumes where the key keeps its neutral value
+    saved = json.loads((tmp_path / "config.json").read_text())
+    for key in train.ADDED_KEYS:
+        del saved[key]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="a_free_bits=0.0 there but 0.5 here"):
+        train.train_and_evaluate(_tiny_moons(num_epochs=3, a_free_bits=0.5), str(tmp_path))
+    assert train.train_and_evaluate(_tiny_moons(num_epochs=3), str(tmp_path))["epochs"] == 3
 
 
 def _guarded_model(tmp_path, policy):

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -54,12 +55,25 @@ def test_every_script_has_a_smoke_run():
     assert scripts == sorted(SMOKE_RUNS), "add the new script to SMOKE_RUNS"
 
 
+# A line of TensorFlow's C++ logging ("I0000 00:00:1796 ... port.cc:153] oneDNN ...") or of
+# its start-up notices, which the scripts send to WORKDIR/tensorflow.log (adgm_tf.console).
+NATIVE_LOG_LINE = re.compile(
+    r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\.(cc|h):\d+\]|absl::InitializeLog|cpu_feature_guard"
+    r"|oneDNN custom operations|cuda_platform|cudart_stub|INFO:(absl|tensorflow):", re.M)
+
+
 def _run(script, args, workdir):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
+    """Runs a script as a user would (TF_CPP_MIN_LOG_LEVEL unset) and checks that neither its
+    standard output nor its standard error shows a line of TensorFlow's C++ logging."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
         [sys.executable, str(ROOT / "bin" / script), f"--workdir={workdir}", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
+    for stream in (result.stdout, result.stderr):
+        noise = NATIVE_LOG_LINE.search(stream)
+        assert noise is None, f"{script} printed TensorFlow's log: {stream[noise.start():][:300]}"
+    return result
 
 
 @pytest.mark.parametrize(
@@ -148,6 +162,14 @@ def test_script_runs(script, args, tmp_path, request):
             assert (tmp_path / name).exists(), name
     else:
         assert 0.0 <= metrics["test_error"] <= 1.0 and metrics["epochs"] == 1
+        # what the run is, before the first step; TensorFlow's start-up lines in the log
+        summary = result.stdout.split("\n")
+        assert summary[0].startswith("adgm_tf: semi_supervised training, seed 0")
+        for row in ("model", "data", "training", "machine", "speed", "workdir", "TF log"):
+            assert any(line.split()[:1] == row.split()[:1] for line in summary[1:9]), row
+        assert "moons: 6 labeled" in result.stdout
+        assert (tmp_path / "tensorflow.log").exists()
+        assert not NATIVE_LOG_LINE.search(result.stdout.split("TF log")[0])
         assert (tmp_path / "history.csv").exists()
         assert (tmp_path / "decision_boundary.png").exists()
         assert (tmp_path / "test_error.png").exists()

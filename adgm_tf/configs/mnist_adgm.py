@@ -79,6 +79,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_predict_samples = 100  # samples of a averaged for q(y|x)
     config.beta = 0.1  # alpha = beta (N_l + N_u) / N_l
     config.kl_warmup_epochs = 0.0  # 0 disables the warm-up
+    config.a_free_bits = 0.0  # nats per unit of a its KL may hold at no cost (0: off)
     config.learning_rate = 3e-4  # Adam
     config.lr_decay_factor = 0.75  # times this every lr_decay_epochs (1 disables)
     config.lr_decay_epochs = 200

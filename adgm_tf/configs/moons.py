@@ -51,6 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.num_predict_samples = 10  # samples of a averaged for q(y|x)
     config.beta = 0.1  # alpha = beta (N_l + N_u) / N_l
     config.kl_warmup_epochs = 10.0  # 0 disables the warm-up
+    config.a_free_bits = 0.0  # nats per unit of a its KL may hold at no cost (0: off)
     config.learning_rate = 3e-3  # Adam
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 6  # labeled examples per step: all of them

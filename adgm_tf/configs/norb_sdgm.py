@@ -51,6 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_norm = True
     config.weight_prior = 1.0 / 24_300  # N(0, 1) prior on the weights, divided by N
     config.kl_warmup_epochs = 25.0  # KL terms of a and z weighted up from 0 to 1
+    config.a_free_bits = 0.0  # nats per unit of a its KL may hold at no cost (0: off)
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 100  # labeled examples per step
     config.eval_every_epochs = 5
