@@ -20,6 +20,9 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
     del argv
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    print(f"config: {config_flags.get_config_filename(flags.FLAGS['config'])}"
+          + (f", overridden: {overrides}" if overrides else ""))
     metrics = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     print({k: v for k, v in metrics.items()})
 

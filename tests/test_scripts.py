@@ -164,9 +164,10 @@ def test_script_runs(script, args, tmp_path, request):
         assert 0.0 <= metrics["test_error"] <= 1.0 and metrics["epochs"] == 1
         # what the run is, before the first step; TensorFlow's start-up lines in the log
         summary = result.stdout.split("\n")
-        assert summary[0].startswith("adgm_tf: semi_supervised training, seed 0")
+        assert summary[0].startswith("config: adgm_tf/configs/moons.py, overridden: {")
+        assert summary[1].startswith("adgm_tf: semi_supervised training, seed 0")
         for row in ("model", "data", "training", "machine", "speed", "workdir", "TF log"):
-            assert any(line.split()[:1] == row.split()[:1] for line in summary[1:9]), row
+            assert any(line.split()[:1] == row.split()[:1] for line in summary[2:10]), row
         assert "moons: 6 labeled" in result.stdout
         assert (tmp_path / "tensorflow.log").exists()
         assert not NATIVE_LOG_LINE.search(result.stdout.split("TF log")[0])
