@@ -1,0 +1,95 @@
+"""Prints the seed study's table (BENCHMARKS.md) from the runs' files in this folder, and draws
+docs/study_auxiliary_usage.png: per run and epoch, the spread of E[a|x] across test images
+over the variance of q(a|x), and the test-error cost of noise in place of `a`.
+
+    python docs/runs/seeds/table.py
+
+Each run NAME_sSEED has NAME_sSEED/history.csv (bin/train.py) and, when it finished,
+evaluation.json (bin/evaluate.py, 10,000 test images). A variant's row gives the mean and the
+spread (min-max) over its seeds of the test error at epochs 5, 10, 15, 20 and of the `a`
+diagnostics after epoch 20; runs still going show their last evaluated epoch.
+"""
+
+import csv
+import json
+import pathlib
+import re
+from collections import defaultdict
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+EPOCHS = (5, 10, 15, 20)
+
+
+def runs():
+    variants = defaultdict(dict)
+    for history in sorted(HERE.glob("*_s*/history.csv")):
+        name, seed = re.fullmatch(r"(.+)_s(\d+)", history.parent.name).groups()
+        rows = list(csv.DictReader(history.open()))
+        errors = {int(r["epoch"]) + 1: float(r["val_error"]) for r in rows
+                  if r.get("val_error") not in (None, "", "nan")}
+        evaluation = history.parent / "evaluation.json"
+        final = json.loads(evaluation.read_text()) if evaluation.exists() else None
+        variants[name][int(seed)] = (errors, final)
+    return variants
+
+
+def cell(values, percent=True, digits=2):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    scale = 100 if percent else 1
+    mean = np.mean(values) * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f}{'%' if percent else ''}"
+    lo, hi = min(values) * scale, max(values) * scale
+    unit = "%" if percent else ""
+    return f"{mean:.{digits}f}{unit} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for history in sorted(HERE.glob("*_s*/history.csv")):
+        rows = list(csv.DictReader(history.open()))
+        epochs = [int(r["epoch"]) + 1 for r in rows]
+        ratio = [float(r["a_mean_spread"]) / float(r["a_posterior_var"]) for r in rows]
+        cost = [100 * (float(r["val_error_a_noise"]) - float(r["val_error_a_mean"])) for r in rows]
+        axes[0].semilogy(epochs, ratio, label=history.parent.name)
+        axes[1].plot(epochs, cost, label=history.parent.name)
+    axes[0].axhline(0.1, color="grey", ls="--", lw=1)
+    axes[0].set(xlabel="epoch", ylabel="spread of E[a|x] / var q(a|x)",
+                title="does a vary with x? (dashed: the issue's 0.1)")
+    axes[1].axhline(1.0, color="grey", ls="--", lw=1)
+    axes[1].set(xlabel="epoch", ylabel="error with a as noise - with a at its mean (points)",
+                title="is a read? (2,000 test images; dashed: 1 point)")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def main():
+    print("| variant | seeds | " + " | ".join(f"epoch {e}" for e in EPOCHS)
+          + " | spread of E[a\\|x] / var q(a\\|x) | error, a at mean / a noise | KL of a |")
+    print("|---" * (len(EPOCHS) + 5) + "|")
+    for name, seeds in sorted(runs().items()):
+        errors = [[s[0].get(e) for s in seeds.values()] for e in EPOCHS]
+        finals = [s[1] for s in seeds.values() if s[1]]
+        spread = cell([f["a_mean_spread"] for f in finals if "a_mean_spread" in f], False, 5)
+        var = cell([f["a_posterior_var"] for f in finals if "a_posterior_var" in f], False)
+        mean = cell([f["error_a_mean"] for f in finals if "error_a_mean" in f])
+        noise = cell([f["error_a_noise"] for f in finals if "error_a_noise" in f])
+        kl = cell([f["a_kl"] for f in finals if "a_kl" in f], False, 3)
+        print(f"| {name} | {','.join(map(str, sorted(seeds)))} | "
+              + " | ".join(cell(e) for e in errors)
+              + f" | {spread} / {var} | {mean} / {noise} | {kl} |")
+    print(figure())
+
+
+if __name__ == "__main__":
+    main()
