@@ -406,8 +406,10 @@ def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
                timeout: float = 3600) -> dict[str, Any]:
     """Two epochs of real training through bin/train.py (the config file with `overrides`,
     e.g. {"dtype_policy": "mixed_bfloat16", "eval_predict_samples": 10}); returns the second
-    epoch's wall time (steps and in-training evaluation, from history.csv) and the
-    evaluation's share. The first epoch, which traces and compiles, is not reported."""
+    epoch's wall time (steps and in-training evaluation, from history.csv), the evaluation's
+    share, the epoch's steps and the FLOPs of one training step (`step_flops` of the run's
+    own model), from which `epoch_floor` follows. The first epoch, which traces and
+    compiles, is not reported."""
     import csv
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -425,7 +427,13 @@ def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
     with open(os.path.join(workdir, "history.csv")) as f:
         rows = list(csv.DictReader(f))
     second = rows[-1]
+    from adgm_tf.evaluation import load_trained  # the run's own model, for its step's FLOPs
+
+    config, data, model = load_trained(workdir)
+    flops = step_flops(model, config.labeled_batch_size, config.batch_size)["train_flops"]
     return {
+        "steps": len(data.x_unlabeled) // config.batch_size,
+        "train_gflop": flops / 1e9,
         "overrides": dict(overrides),
         "epoch_s": float(second["epoch_time_s"]),
         "eval_s": float(second["eval_time_s"]),
@@ -434,6 +442,12 @@ def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
         "first_epoch_s": float(rows[0]["epoch_time_s"]),
         "process_wall_s": time.perf_counter() - start,
     }
+
+
+def epoch_floor(epoch: dict[str, Any], gflops: float) -> float:
+    """Seconds an epoch of `time_epoch` would take if its steps' products ran at `gflops`
+    (the machine's matmul rate) and nothing else took time: steps x step FLOPs / rate."""
+    return epoch["steps"] * epoch["train_gflop"] / gflops
 
 
 def machine() -> dict[str, Any]:

@@ -120,6 +120,9 @@ def main(argv):
                                                                           config.batch_size))
         dtype, rows = key.split(":")
         sizes[key] = (int(rows), hidden, dtype)
+    for policy, _ in epochs:  # the rate that gives each real epoch its floor
+        rows = benchmark.unlabeled_rows(config.num_samples, config.batch_size)
+        sizes[benchmark.rate_key(policy, rows)] = (rows, hidden, benchmark.compute_dtype(policy))
     if _PEAK_SIZE.value:
         for d in dtypes:
             sizes[f"{d}:peak{_PEAK_SIZE.value}"] = (_PEAK_SIZE.value, _PEAK_SIZE.value, d)
@@ -175,10 +178,15 @@ def main(argv):
             run_overrides["eval_predict_samples"] = samples
         with tempfile.TemporaryDirectory() as workdir:
             result = benchmark.time_epoch(config_file, run_overrides, workdir)
+        rate = rates[benchmark.rate_key(policy, benchmark.unlabeled_rows(config.num_samples,
+                                                                         config.batch_size))]
+        result["floor_s"] = benchmark.epoch_floor(result, rate)
         epoch_results.append(result)
         print(f"one epoch, {policy}, eval samples {samples or 'config'}: "
-              f"{result['epoch_s']:.1f} s ({result['eval_s']:.1f} s of it evaluating)",
-              flush=True)
+              f"{result['epoch_s']:.1f} s ({result['eval_s']:.1f} s of it evaluating); floor "
+              f"{result['floor_s']:.1f} s ({result['steps']} steps x "
+              f"{result['train_gflop']:.2f} GFLOP / {rate:.0f} GFLOP/s): "
+              f"{result['epoch_s'] / result['floor_s']:.2f} x the floor", flush=True)
         save()
 
 

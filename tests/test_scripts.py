@@ -130,7 +130,12 @@ def test_script_runs(script, args, tmp_path, request):
             assert [e["overrides"].get("eval_predict_samples") for e in epochs] == [2]
             for e in epochs:
                 assert 0 < e["eval_s"] < e["epoch_s"] and 0 <= e["val_error"] <= 1
+                # the floor: the epoch's steps at the machine's matmul rate
+                assert e["steps"] == 3 and e["train_gflop"] > 0  # 300 points, batches of 100
+                rate = report["matmul_gflops"]["float32:10000"]  # K S B_u rows, S = 10
+                assert e["floor_s"] == pytest.approx(3 * e["train_gflop"] / rate)
             assert "one epoch, float32, eval samples 2:" in result.stdout
+            assert "x the floor" in result.stdout
             return
         assert [(c["model"], c["threads"], c["steps_per_execution"]) for c in report["cases"]] == [
             ("adgm", 1, 2), ("m2", 1, 2)]
