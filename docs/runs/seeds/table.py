@@ -36,16 +36,18 @@ def runs():
 
 
 def cell(values, percent=True, digits=2):
-    values = [v for v in values if v is not None]
-    if not values:
+    """Mean (min-max) of the values present; "[n of m]" where some seeds have none yet."""
+    present = [v for v in values if v is not None]
+    if not present:
         return "-"
     scale = 100 if percent else 1
-    mean = np.mean(values) * scale
-    if len(values) == 1:
-        return f"{mean:.{digits}f}{'%' if percent else ''}"
-    lo, hi = min(values) * scale, max(values) * scale
     unit = "%" if percent else ""
-    return f"{mean:.{digits}f}{unit} ({lo:.{digits}f}-{hi:.{digits}f})"
+    text = f"{np.mean(present) * scale:.{digits}f}{unit}"
+    if len(present) > 1:
+        text += f" ({min(present) * scale:.{digits}f}-{max(present) * scale:.{digits}f})"
+    if len(present) < len(values):
+        text += f" [{len(present)} of {len(values)}]"
+    return text
 
 
 def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
@@ -79,12 +81,12 @@ def main():
     print("|---" * (len(EPOCHS) + 5) + "|")
     for name, seeds in sorted(runs().items()):
         errors = [[s[0].get(e) for s in seeds.values()] for e in EPOCHS]
-        finals = [s[1] for s in seeds.values() if s[1]]
-        spread = cell([f["a_mean_spread"] for f in finals if "a_mean_spread" in f], False, 5)
-        var = cell([f["a_posterior_var"] for f in finals if "a_posterior_var" in f], False)
-        mean = cell([f["error_a_mean"] for f in finals if "error_a_mean" in f])
-        noise = cell([f["error_a_noise"] for f in finals if "error_a_noise" in f])
-        kl = cell([f["a_kl"] for f in finals if "a_kl" in f], False, 3)
+        finals = [s[1] or {} for s in seeds.values()]
+        spread = cell([f.get("a_mean_spread") for f in finals], False, 5)
+        var = cell([f.get("a_posterior_var") for f in finals], False)
+        mean = cell([f.get("error_a_mean") for f in finals])
+        noise = cell([f.get("error_a_noise") for f in finals])
+        kl = cell([f.get("a_kl") for f in finals], False, 3)
         print(f"| {name} | {','.join(map(str, sorted(seeds)))} | "
               + " | ".join(cell(e) for e in errors)
               + f" | {spread} / {var} | {mean} / {noise} | {kl} |")
