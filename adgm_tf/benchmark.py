@@ -40,6 +40,8 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from adgm_tf.console import cpu_name, usable_cores  # usable_cores: also this module's API
+
 NUM_CLASSES = 10  # the synthetic data's classes, as MNIST's
 
 
@@ -162,11 +164,6 @@ def matmul_rate(rows: int, width: int, dtype: str = "float32", seconds: float = 
         chain(x).numpy()
         best = max(best, 2.0 * rows * width * width * depth / (time.perf_counter() - start))
     return best / 1e9
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def machine_matmul_rates(sizes: list[tuple[int, int, str]], timeout: float = 600) -> list[float]:
@@ -454,12 +451,7 @@ def machine() -> dict[str, Any]:
     """What ran the benchmark: CPU model, cores, memory, TensorFlow."""
     import tensorflow as tf
 
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_name()
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable_cores(),
             "memory_gib": round(memory_gb, 1),
