@@ -13,7 +13,7 @@ _PUBLIC = {
     "ADGMDeterministic": "adgm_tf.models",
     "ADGMFixedAuxiliary": "adgm_tf.models",
     "DeepGenerativeModel": "adgm_tf.models",
-    "KLWarmup": "adgm_tf.models",
+    "KLWarmup": "adgm_tf.callbacks",
     "MODELS": "adgm_tf.models",
     "classification_weight": "adgm_tf.bounds",
     "export_saved_model": "adgm_tf.export",

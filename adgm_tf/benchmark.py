@@ -34,6 +34,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -302,24 +303,13 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
     import tensorflow as tf
 
     from adgm_tf import distribute, input_pipeline, train
-    from adgm_tf.models import ARCHITECTURES
 
-    strategy = tf.distribute.get_strategy()
-    if case.replicas > 1:
-        logical = 0 if tf.config.list_physical_devices("GPU") else case.replicas
-        strategy = distribute.make_strategy("mirrored", logical)
-        if strategy.num_replicas_in_sync != case.replicas:
-            raise ValueError(f"{case.label}: this machine gives {strategy.num_replicas_in_sync} "
-                             f"replicas, not {case.replicas}.")
-
-    config = config.copy_and_resolve_references()
-    config.model = case.model
-    if ARCHITECTURES[case.model].auxiliary != "stochastic":
-        config.p_a_inputs = None  # no p(a|.) in this model
-    config.num_samples = case.num_samples
-    config.dtype_policy = case.dtype_policy
-    config.jit_compile = case.jit_compile
-    train.check_config(config)
+    per_call = case.steps_per_execution
+    if warmup_steps % per_call or steps % per_call:
+        raise ValueError(f"{case.label}: warm-up steps ({warmup_steps}) and timed steps "
+                         f"({steps}) must be multiples of steps_per_execution ({per_call}).")
+    strategy = _case_strategy(case)
+    config = _case_config(config, case)
     keras.utils.set_random_seed(config.seed)
     data = _synthetic_data(case.input_dim, num_unlabeled, config.data.labels_per_class)
     steps_per_epoch = len(data.x_unlabeled) // config.batch_size
@@ -334,28 +324,13 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.binarize, first_epoch=0,
     ))
-    per_call = case.steps_per_execution
-    if warmup_steps % per_call or steps % per_call:
-        raise ValueError(f"{case.label}: warm-up steps ({warmup_steps}) and timed steps "
-                         f"({steps}) must be multiples of steps_per_execution ({per_call}).")
-    stamps: list[float] = []
-    timer = keras.callbacks.LambdaCallback(  # called once per call of the compiled step
-        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
-              verbose=0)
-    wall = time.perf_counter() - start
-    # the intervals of the timed calls, per step
-    step_s = np.diff(stamps)[warmup_steps // per_call - 1:] / per_call
-    labeled_batch = min(config.labeled_batch_size, len(data.x_labeled))
-    flops = step_flops(model, labeled_batch, config.batch_size)
+    step_s, wall = _timed_fit(model, dataset, warmup_steps, steps, per_call)
+    flops = step_flops(model, min(config.labeled_batch_size, len(data.x_labeled)),
+                       config.batch_size)
     median = float(np.median(step_s))
     ops_ms = {}
-    if profile:
-        import tempfile
-
+    if profile:  # whole calls of the compiled step
         with tempfile.TemporaryDirectory() as logdir:
-            # whole calls of the compiled step
             ops_ms = profile_steps(model, dataset, -(-profile // per_call) * per_call, logdir)
     return {
         "profile_ms_per_step": ops_ms,
@@ -375,6 +350,54 @@ def time_case(config, case: Case, warmup_steps: int, steps: int,
         "loss_finite": bool(np.isfinite(float(model.trackers["loss"].result()))),
         "tensorflow": tf.__version__,
     }
+
+
+def _case_strategy(case: Case):
+    """The default strategy, or MirroredStrategy over `case.replicas` devices (logical CPUs
+    where there is no GPU)."""
+    import tensorflow as tf
+
+    from adgm_tf import distribute
+
+    if case.replicas == 1:
+        return tf.distribute.get_strategy()
+    logical = 0 if tf.config.list_physical_devices("GPU") else case.replicas
+    strategy = distribute.make_strategy("mirrored", logical)
+    if strategy.num_replicas_in_sync != case.replicas:
+        raise ValueError(f"{case.label}: this machine gives {strategy.num_replicas_in_sync} "
+                         f"replicas, not {case.replicas}.")
+    return strategy
+
+
+def _case_config(config: ml_collections.ConfigDict, case: Case) -> ml_collections.ConfigDict:
+    """A copy of `config` with the case's model, samples and precision, checked."""
+    from adgm_tf.architectures import ARCHITECTURES
+    from adgm_tf.configs import checks
+
+    config = config.copy_and_resolve_references()
+    config.model = case.model
+    if ARCHITECTURES[case.model].auxiliary != "stochastic":
+        config.p_a_inputs = None  # no p(a|.) in this model
+    config.num_samples = case.num_samples
+    config.dtype_policy = case.dtype_policy
+    config.jit_compile = case.jit_compile
+    checks.check_config(config)
+    return config
+
+
+def _timed_fit(model, dataset, warmup_steps: int, steps: int, per_call: int):
+    """model.fit over warmup_steps + steps; returns the seconds of each timed step (each
+    call's interval over its steps) and the fit's wall time."""
+    import keras
+
+    stamps: list[float] = []
+    timer = keras.callbacks.LambdaCallback(  # called once per call of the compiled step
+        on_train_batch_end=lambda batch, logs: stamps.append(time.perf_counter()))
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup_steps + steps, callbacks=[timer],
+              verbose=0)
+    wall = time.perf_counter() - start
+    return np.diff(stamps)[warmup_steps // per_call - 1:] / per_call, wall
 
 
 def run_case_in_subprocess(config: ml_collections.ConfigDict, case: Case, warmup_steps: int,

@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 
+import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker_mirrored")
@@ -176,3 +177,30 @@ def replica_steps(strategy: tf.distribute.Strategy, steps: tf.data.Dataset):
                 .prefetch(tf.data.AUTOTUNE))
 
     return strategy.distribute_datasets_from_function(for_worker)
+
+
+def step_logs(trackers: dict[str, keras.metrics.Metric]) -> dict[str, tf.Tensor]:
+    """The trackers' results as a step's logs. Keras (3.x, TensorFlow backend) averages the
+    logs of a multi-worker step over their first axis, so there each gets one."""
+    logs = {name: t.result() for name, t in trackers.items()}
+    strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and resolver is not None
+            and sum(len(t) for t in resolver.cluster_spec().as_dict().values()) > 1):
+        logs = {name: value[None] for name, value in logs.items()}
+    return logs
+
+
+class BuiltAtConstruction:
+    """For a `keras.Model` that builds all its weights in its constructor: `fit` under a
+    strategy makes only the optimizer's variables.
+
+    Keras (3.x, TensorFlow backend) first averages one input batch over the replicas, which
+    fails on a dict of inputs under MultiWorkerMirroredStrategy; such a model needs no batch.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=None)

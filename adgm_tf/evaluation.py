@@ -17,8 +17,9 @@ import tensorflow as tf
 from adgm_tf import bounds, datasets, latents, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
-from adgm_tf.train import WEIGHTS_FILE, auxiliary_pca_figure, build_model, check_config
-from adgm_tf.workdir import read_history
+from adgm_tf.configs.checks import check_config
+from adgm_tf.train import auxiliary_pca_figure, build_model
+from adgm_tf.workdir import WEIGHTS_FILE, read_history
 
 
 def load_trained(workdir: str, dtype_policy: str | None = None):
@@ -68,7 +69,7 @@ def evaluate(
     are left as they are).
     """
     binary = model.likelihood == "bernoulli"
-    batch_norm = bool(model.config_kwargs.get("batch_norm"))
+    batch_norm = model.options.batch_norm
     wrong, results = [], {}
 
     def add(key, value):

@@ -156,6 +156,18 @@ def semi_supervised_dataset(
       A dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
       "x_unlabeled": [B_u, D] float32}, prefetched.
     """
+    x_labeled, y_labeled, x_unlabeled = _checked_inputs(
+        x_labeled, y_labeled, x_unlabeled, batch_size, num_classes, binarize, preprocess,
+        likelihood)
+    labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
+    return _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch_size,
+                           seed, binarize, first_epoch, preprocess)
+
+
+def _checked_inputs(x_labeled, y_labeled, x_unlabeled, batch_size, num_classes, binarize,
+                    preprocess, likelihood):
+    """`semi_supervised_dataset`'s arguments checked: the arrays as the dataset holds them
+    (float32, or their own dtype when `preprocess` turns raw batches into inputs)."""
     raw = None if preprocess is not None else np.float32  # raw inputs keep their dtype
     for name, x in (("x_labeled", x_labeled), ("x_unlabeled", x_unlabeled)):
         if preprocess is None and np.asarray(x).dtype == np.uint8:
@@ -190,7 +202,12 @@ def semi_supervised_dataset(
                     f"binarize=True samples Bernoulli(x), so {name} must lie in [0, 1]; found "
                     f"values from {x.min()} to {x.max()}. Scale the inputs first."
                 )
-    labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
+    return x_labeled, y_labeled, x_unlabeled
+
+
+def _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch_size, seed,
+                    binarize, first_epoch, preprocess) -> tf.data.Dataset:
+    """The dataset of `semi_supervised_dataset` from checked arrays."""
     steps = len(x_unlabeled) // batch_size
     labeled_rounds = -(-steps * labeled_batch_size // len(x_labeled))  # ceil
     x_l, y_l, x_u = tf.constant(x_labeled), tf.constant(y_labeled), tf.constant(x_unlabeled)

@@ -13,7 +13,6 @@ A workdir receives:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -26,52 +25,16 @@ import tensorflow as tf
 
 from adgm_tf import console, datasets, distribute, latents, plots
 from adgm_tf.bounds import classification_weight
+from adgm_tf.callbacks import EpochTimer, GenerativeSummaries, KLWarmup, NonFiniteGuard
+from adgm_tf.configs.checks import check_config, check_workdir
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import check_support, labeled_dataset, semi_supervised_dataset
-from adgm_tf.models import BATCH_NORM_STATS, MODELS, DeepGenerativeModel, KLWarmup
+from adgm_tf.models import MODELS, DeepGenerativeModel
 from adgm_tf.optimizers import ClippedAdam
 from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, mode_shares,
                                true_log_normaliser)
-from adgm_tf.workdir import read_history, trim_history, write_json
-
-
-WEIGHTS_FILE = "model.weights.h5"
-CHECKPOINT_DIR = "checkpoint"
-
-
-class GenerativeSummaries(keras.callbacks.Callback):
-    """After each epoch: TensorBoard histograms of the KL per unit of `a` and `z` on test
-    examples, for image data a grid of class-conditional samples (rows: z ~ p(z); columns:
-    classes), and whether `a` is used (`latents.auxiliary_usage` on `usage_examples` test
-    examples) added to the logs, so that history.csv and TensorBoard keep it per epoch (as
-    a_kl, a_mean_spread, a_posterior_var, val_error_a_mean, val_error_a_noise). Put it
-    before the callbacks that write the logs."""
-
-    def __init__(self, data: datasets.SemiSupervisedData, log_dir: str, num_examples: int = 500,
-                 rows: int = 4, usage_examples: int = 2000):
-        super().__init__()
-        self.data = data
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.x = data.x_test[:num_examples]
-        self.y = data.y_test[:num_examples]
-        self.usage_x = data.x_test[:usage_examples]
-        self.usage_y = data.y_test[:usage_examples]
-        self.rows = rows
-
-    def on_epoch_end(self, epoch, logs=None):
-        usage = latents.auxiliary_usage(self.model, self.usage_x, self.usage_y, seed=epoch)
-        if logs is not None:
-            for key, value in usage.items():
-                logs[f"val_{key}" if key.startswith("error") else key] = value
-        with self.writer.as_default(step=epoch + 1):
-            for name, kl in latents.kl_per_unit(self.model, self.x, self.y).items():
-                tf.summary.histogram(f"kl_per_unit/{name}", kl)
-            if self.data.input_dim != 2:
-                images = latents.as_images(latents.class_samples(self.model, self.rows), self.data)
-                rows, cols, h, w = images.shape
-                grid = images.transpose(0, 2, 1, 3).reshape(1, rows * h, cols * w, 1)
-                tf.summary.image("class_samples", grid)
-        self.writer.flush()
+from adgm_tf.workdir import (CHECKPOINT_DIR, WEIGHTS_FILE, finished_epochs, read_history,
+                             trim_history, write_json)
 
 
 def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervisedData):
@@ -117,182 +80,10 @@ def build_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int):
                        elementwise_clipvalue=config.get("elementwise_clipvalue") or None)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Adds the epoch's wall time (its steps and its evaluation) to the logs as
-    `epoch_time_s` and the evaluation's as `eval_time_s`, and NaN for the validation metrics
-    of an epoch that was not evaluated, so that history.csv keeps one set of columns
-    whichever epochs are evaluated. Put it before the callbacks that write the logs."""
-
-    def __init__(self, validation_keys=()):
-        super().__init__()
-        self.validation_keys = tuple(validation_keys)
-        self.start = self.eval_start = 0.0
-        self.eval_s = float("nan")
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-        self.eval_s = float("nan")
-
-    def on_test_begin(self, logs=None):
-        self.eval_start = time.perf_counter()
-
-    def on_test_end(self, logs=None):
-        self.eval_s = time.perf_counter() - self.eval_start
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        logs["epoch_time_s"] = time.perf_counter() - self.start
-        logs["eval_time_s"] = self.eval_s
-        for key in self.validation_keys:
-            logs.setdefault(key, float("nan"))
-
-
 def validation_epochs(num_epochs: int, every: int) -> list[int]:
     """The (1-based) epochs evaluated when evaluating every `every` epochs: the first, every
     `every`-th and the last."""
     return sorted({1, num_epochs} | set(range(every, num_epochs + 1, every)))
-
-
-NON_FINITE_POLICIES = ("stop", "rollback")
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")  # Keras dtype policies a config may name
-
-
-class NonFiniteGuard(keras.callbacks.Callback):
-    """Acts when the training loss becomes NaN or infinite.
-
-    policy "stop": raises `FloatingPointError` at once, so neither the checkpoint nor
-    model.weights.h5 is overwritten: both keep the last finished epoch.
-    policy "rollback": reloads the weights (and optimizer state) of the last finished epoch and
-    goes on, at most `max_rollbacks` times, then stops as above.
-    """
-
-    def __init__(self, weights_path: str, policy: str = "stop", max_rollbacks: int = 3):
-        super().__init__()
-        if policy not in NON_FINITE_POLICIES:
-            raise ValueError(f"on_non_finite must be 'stop' or 'rollback'; got {policy!r}.")
-        self.weights_path = weights_path
-        self.policy = policy
-        self.max_rollbacks = max_rollbacks
-        self.rollbacks = 0
-        self.epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        # The loss where one is logged (a non-finite term makes it non-finite); otherwise
-        # every scalar metric (the potential fit logs only its bound).
-        watched = ["loss"] if "loss" in logs else [k for k, v in logs.items() if np.ndim(v) == 0]
-        bad = [k for k in watched if not np.isfinite(float(logs[k]))]
-        if not bad:
-            return
-        name = bad[0]
-        loss = float(logs[name])
-        can_roll_back = os.path.isfile(self.weights_path)
-        if self.policy == "rollback" and can_roll_back and self.rollbacks < self.max_rollbacks:
-            self.rollbacks += 1
-            self.model.load_weights(self.weights_path)
-            for metric in self.model.metrics:
-                metric.reset_state()
-            print(f"\nLoss {loss} at epoch {self.epoch + 1}, step {batch + 1}: rolled back to "
-                  f"the last finished epoch (rollback {self.rollbacks}/{self.max_rollbacks}).")
-            return
-        kept = ("the workdir keeps the weights of the last finished epoch; rerun the same "
-                "command to resume from them" if can_roll_back else "no epoch had finished")
-        raise FloatingPointError(
-            f"The training {name} became {loss} at epoch {self.epoch + 1}, step {batch + 1}; "
-            f"training stopped and {kept}. Try a lower learning_rate, global_clipnorm, "
-            f"batch_norm, or on_non_finite='rollback'."
-        )
-
-
-def finished_epochs(workdir: str) -> int:
-    """The number of epochs of the run in `workdir` that finished (0 for a new run)."""
-    path = os.path.join(workdir, CHECKPOINT_DIR, "training_metadata.json")
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
-
-
-# Keys a resumed run may change; any other difference means a different run.
-RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "strategy",
-                  "logical_cpus", "threads", "steps_per_execution",
-                  "eval_batch_size", "on_non_finite", "eval_every_epochs",
-                  "eval_predict_samples")
-
-
-# Keys added to the configs after runs were started, with the value that leaves the run as
-# it was: a workdir whose config.json lacks one resumes when the new config keeps it.
-ADDED_KEYS = {"a_free_bits": 0.0}
-
-
-def check_config(config: ml_collections.ConfigDict) -> None:
-    """Refuses impossible values before any data is read or work is done."""
-    problems = []
-    positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
-                "num_restarts", "threads", "steps_per_execution",
-                "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
-                "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
-    for key in positive:
-        if key in config and config[key] is not None and not config[key] > 0:
-            problems.append(f"{key} must be positive, got {config[key]}")
-    for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
-                "elementwise_clipvalue", "x_var_floor", "a_free_bits"):
-        if key in config and config[key] is not None and not config[key] >= 0:
-            problems.append(f"{key} must be non-negative, got {config[key]}")
-    if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
-        problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
-    if config.get("dtype_policy", "float32") not in DTYPE_POLICIES:
-        problems.append(f"dtype_policy must be one of {DTYPE_POLICIES}, got {config.dtype_policy!r}")
-    if (config.get("eval_predict_samples") or 0) > (config.get("num_predict_samples") or 0):
-        problems.append(f"eval_predict_samples ({config.eval_predict_samples}) must not exceed "
-                        f"num_predict_samples ({config.num_predict_samples})")
-    if config.get("strategy", "default") not in distribute.STRATEGIES:
-        problems.append(f"strategy must be one of {distribute.STRATEGIES}, got "
-                        f"{config.strategy!r}")
-    elif config.get("strategy", "default") != "default" and config.trainer != "semi_supervised":
-        problems.append(f"the {config.trainer!r} trainer runs on one device; leave strategy "
-                        "at 'default'")
-    if (config.get("steps_per_execution") or 1) > 1 and (
-            config.get("strategy", "default") != "default"
-            or config.get("trainer", "semi_supervised") != "semi_supervised"):
-        problems.append("steps_per_execution > 1 is for the semi_supervised trainer on one "
-                        f"device; got {config.steps_per_execution} with strategy "
-                        f"{config.get('strategy', 'default')!r} and trainer "
-                        f"{config.get('trainer', 'semi_supervised')!r}")
-    if (config.get("logical_cpus") or 0) < 0:
-        problems.append(f"logical_cpus must be 0 (no split) or positive, got "
-                        f"{config.logical_cpus}")
-    if config.get("batch_norm_stats", "unlabeled") not in BATCH_NORM_STATS:
-        problems.append(f"batch_norm_stats must be one of {BATCH_NORM_STATS}, got "
-                        f"{config.batch_norm_stats!r}")
-    if problems:
-        raise ValueError("Impossible config: " + "; ".join(problems) + ".")
-
-
-def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
-    """Refuses a workdir whose unfinished or finished run used a different config."""
-    path = os.path.join(workdir, "config.json")
-    started = os.path.isdir(os.path.join(workdir, CHECKPOINT_DIR)) or os.path.isfile(
-        os.path.join(workdir, WEIGHTS_FILE))
-    if not (started and os.path.isfile(path)):
-        return
-    with open(path) as f:
-        old = json.load(f)
-    new = json.loads(config.to_json_best_effort())
-    # a run started before a key existed had its neutral value
-    old, new = {**ADDED_KEYS, **old}, {**ADDED_KEYS, **new}
-    diffs = [f"{k}={old.get(k)!r} there but {new.get(k)!r} here"
-             for k in sorted(set(old) | set(new))
-             if k not in RESUMABLE_KEYS and old.get(k) != new.get(k)]
-    if diffs:
-        raise ValueError(
-            f"{workdir} holds a different run ({'; '.join(diffs)}). Use a new --workdir, or "
-            f"delete {workdir} to start over."
-        )
 
 
 def _fit(model, train, workdir, config, validation=None, callbacks=(), steps_per_epoch=None,
@@ -341,30 +132,15 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     data = datasets.load(config.dataset, config.data)
     if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
         check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
-    steps_per_epoch = len(data.x_unlabeled) // config.batch_size
-    per_call = config.get("steps_per_execution") or 1
-    if steps_per_epoch % per_call:
-        raise ValueError(
-            f"steps_per_execution ({per_call}) must divide the {steps_per_epoch} steps of an "
-            f"epoch ({len(data.x_unlabeled)} unlabeled examples / batch_size "
-            f"{config.batch_size}); choose a divisor such as 1, 2, 5 or 10 where it divides.")
+    steps_per_epoch = _steps_per_epoch(config, len(data.x_unlabeled))
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
     if distribute.is_chief(strategy):
-        print_run(config, workdir, resumed_at, strategy, [
-            ("model", f"{type(model).__name__} ({config.model}), {config.likelihood or data.likelihood} "
-                      f"likelihood, hidden {tuple(config.hidden_sizes)}, dim(a) {config.a_dim}, "
-                      f"dim(z) {config.z_dim}, {config.num_samples} sample(s) of a and z"),
-            ("data", f"{config.dataset}: {len(data.x_labeled)} labeled, {len(data.x_unlabeled)} "
-                     f"unlabeled, {len(data.x_test)} test, {data.input_dim} inputs, "
-                     f"{data.num_classes} classes"),
-            ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
-                         f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
-                         f"Adam {config.learning_rate:g}, beta {config.beta:g}"),
-        ])
+        print_run(config, workdir, resumed_at, strategy,
+                  _semi_supervised_rows(config, data, model, steps_per_epoch))
     model.compile(optimizer=build_optimizer(config, steps_per_epoch),
                   jit_compile=bool(config.get("jit_compile", False)),
-                  steps_per_execution=per_call)
+                  steps_per_execution=config.get("steps_per_execution") or 1)
     train = semi_supervised_dataset(
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
@@ -404,6 +180,34 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     return metrics
 
 
+def _steps_per_epoch(config: ml_collections.ConfigDict, num_unlabeled: int) -> int:
+    """An epoch's steps (one pass over the unlabeled examples), refused unless
+    steps_per_execution divides them."""
+    steps = num_unlabeled // config.batch_size
+    per_call = config.get("steps_per_execution") or 1
+    if steps % per_call:
+        raise ValueError(
+            f"steps_per_execution ({per_call}) must divide the {steps} steps of an "
+            f"epoch ({num_unlabeled} unlabeled examples / batch_size "
+            f"{config.batch_size}); choose a divisor such as 1, 2, 5 or 10 where it divides.")
+    return steps
+
+
+def _semi_supervised_rows(config, data, model, steps_per_epoch: int) -> list[tuple[str, str]]:
+    """The model, data and training lines of the run's summary (`print_run`)."""
+    return [
+        ("model", f"{type(model).__name__} ({config.model}), {config.likelihood or data.likelihood} "
+                  f"likelihood, hidden {tuple(config.hidden_sizes)}, dim(a) {config.a_dim}, "
+                  f"dim(z) {config.z_dim}, {config.num_samples} sample(s) of a and z"),
+        ("data", f"{config.dataset}: {len(data.x_labeled)} labeled, {len(data.x_unlabeled)} "
+                 f"unlabeled, {len(data.x_test)} test, {data.input_dim} inputs, "
+                 f"{data.num_classes} classes"),
+        ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
+                     f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
+                     f"Adam {config.learning_rate:g}, beta {config.beta:g}"),
+    ]
+
+
 def _semi_supervised_figures(model: DeepGenerativeModel, data, history, workdir: str) -> None:
     name = type(model).__name__
     plots.curves({name: history["val_error"]}, os.path.join(workdir, "test_error.png"),
@@ -430,7 +234,6 @@ def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     """Fits the auxiliary VAE and a diagonal Gaussian to exp(-U(z)), from
     `config.num_restarts` seeds (config.seed, config.seed + 1, ...); returns every seed's
     bound, the best and the spread, and how many fits found both modes."""
-    steps = tf.data.Dataset.from_tensors(tf.zeros(())).repeat()
     restarts = config.get("num_restarts", 1)
     seeds = list(range(config.seed, config.seed + restarts))
     print_run(config, workdir, 0, tf.distribute.get_strategy(), [
@@ -443,32 +246,7 @@ def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     metrics = {"potential": config.potential, "seeds": seeds}
     fits, best_samples = {}, {}
     for label, auxiliary in (("auxiliary", True), ("gaussian", False)):
-        runs = []
-        for seed in seeds:
-            keras.utils.set_random_seed(seed)
-            model = PotentialFit(
-                potential=config.potential, auxiliary=auxiliary, a_dim=config.a_dim,
-                hidden_sizes=tuple(config.hidden_sizes), num_samples=config.num_samples,
-                seed=seed, init_std=config.get("init_std"),
-            )
-            model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
-            name = label if restarts == 1 else f"{label}_seed{seed}"
-            subdir = plots.ensure_dir(os.path.join(workdir, name))
-            try:
-                history, wall = _fit(model, steps, subdir, config)
-            except FloatingPointError as e:  # a diverged restart is reported, not fatal
-                if restarts == 1:
-                    raise
-                print(f"{label}, seed {seed}: {e}")
-                runs.append(dict(seed=seed, bound=float("nan"), diverged=True))
-                continue
-            z, log_w = model.sample(config.num_eval_samples)
-            z = z.numpy()
-            runs.append(dict(seed=seed, bound=float(np.mean(log_w)), diverged=False,
-                             bound_stderr=float(np.std(log_w) / np.sqrt(len(log_w))),
-                             mode_shares=mode_shares(z), both_modes=finds_both_modes(z),
-                             train_wall_time_s=round(wall, 1), samples=z,
-                             history=history["bound"]))
+        runs = [_fit_potential(config, workdir, label, auxiliary, seed) for seed in seeds]
         finished = [r for r in runs if np.isfinite(r["bound"])]
         if not finished:
             raise FloatingPointError(f"Every {label} fit diverged; see {workdir}.")
@@ -495,6 +273,35 @@ def train_potential(config: ml_collections.ConfigDict, workdir: str) -> dict[str
     plots.curves(fits, os.path.join(workdir, "bound.png"), "bound on log Z",
                  title=f"true log Z = {metrics['true_log_Z']:.3f}")
     return metrics
+
+
+def _fit_potential(config: ml_collections.ConfigDict, workdir: str, label: str,
+                   auxiliary: bool, seed: int) -> dict[str, Any]:
+    """One fit of the potential from `seed`: its bound, modes and samples; a diverged fit
+    (among several restarts) gives a NaN bound instead of stopping the experiment."""
+    keras.utils.set_random_seed(seed)
+    model = PotentialFit(
+        potential=config.potential, auxiliary=auxiliary, a_dim=config.a_dim,
+        hidden_sizes=tuple(config.hidden_sizes), num_samples=config.num_samples,
+        seed=seed, init_std=config.get("init_std"),
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    restarts = config.get("num_restarts", 1)
+    name = label if restarts == 1 else f"{label}_seed{seed}"
+    steps = tf.data.Dataset.from_tensors(tf.zeros(())).repeat()
+    try:
+        history, wall = _fit(model, steps, plots.ensure_dir(os.path.join(workdir, name)), config)
+    except FloatingPointError as e:  # a diverged restart is reported, not fatal
+        if restarts == 1:
+            raise
+        print(f"{label}, seed {seed}: {e}")
+        return dict(seed=seed, bound=float("nan"), diverged=True)
+    z, log_w = model.sample(config.num_eval_samples)
+    z = z.numpy()
+    return dict(seed=seed, bound=float(np.mean(log_w)), diverged=False,
+                bound_stderr=float(np.std(log_w) / np.sqrt(len(log_w))),
+                mode_shares=mode_shares(z), both_modes=finds_both_modes(z),
+                train_wall_time_s=round(wall, 1), samples=z, history=history["bound"])
 
 
 TRAINERS: dict[str, Callable[[ml_collections.ConfigDict, str], dict[str, Any]]] = {

@@ -64,3 +64,16 @@ def trim_history(path: str, num_epochs: int) -> None:
     with os.fdopen(fd, "w", newline="") as f:
         csv.writer(f).writerows(kept)
     os.replace(tmp, path)
+
+
+WEIGHTS_FILE = "model.weights.h5"  # the model's weights after the last finished epoch
+CHECKPOINT_DIR = "checkpoint"  # Keras BackupAndRestore state: the resume point
+
+
+def finished_epochs(workdir: str) -> int:
+    """The number of epochs of the run in `workdir` that finished (0 for a new run)."""
+    path = os.path.join(workdir, CHECKPOINT_DIR, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])

@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 from adgm_tf import distribute, train
+from adgm_tf.workdir import finished_epochs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EPOCHS = 3
@@ -81,13 +82,13 @@ def test_mirrored_on_two_cpus_follows_one_device_and_resumes_after_a_kill(tmp_pa
                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline and run.poll() is None:
-        if train.finished_epochs(str(tmp_path)) >= 1:
+        if finished_epochs(str(tmp_path)) >= 1:
             break
         time.sleep(0.05)
     assert run.poll() is None, "the run ended before it could be killed: " + run.stderr.read()
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
-    assert 1 <= train.finished_epochs(str(tmp_path)) < EPOCHS
+    assert 1 <= finished_epochs(str(tmp_path)) < EPOCHS
     assert not (tmp_path / "metrics.json").exists()
 
     resumed = subprocess.run(args, cwd=ROOT, env=ENV, capture_output=True, text=True,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adgm_tf import datasets, mnist
-from adgm_tf.configs import fashion_mnist_adgm
+from adgm_tf.configs import checks, fashion_mnist_adgm
 
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's package dataset-fashion-mnist
 CANONICAL_GZ_MD5 = {  # Zalando's .gz files
@@ -79,7 +79,7 @@ def test_fashion_configs_build_their_models(name):
     from adgm_tf.benchmark import _synthetic_data
 
     config = importlib.import_module(f"adgm_tf.configs.{name}").get_config()
-    train.check_config(config)
+    checks.check_config(config)
     assert config.dataset == "fashion_mnist" and config.data.min_pixel_std == 0.1
     assert config.likelihood == "bernoulli" and config.data.binarize
     model = train.build_model(config, _synthetic_data(690, 200, 2))

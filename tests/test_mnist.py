@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from adgm_tf import datasets, mnist
-from adgm_tf.configs import mnist_adgm
+from adgm_tf.configs import checks, mnist_adgm
 from adgm_tf.input_pipeline import semi_supervised_dataset
 from adgm_tf.train import train_and_evaluate
 
@@ -132,8 +132,6 @@ def test_one_epoch_on_a_slice(tmp_path, real_dir):
 
 
 def test_steps_per_execution_must_divide_an_epoch_and_needs_one_device(tmp_path, real_dir):
-    from adgm_tf import train
-
     config = mnist_adgm.get_config()
     config.data.num_train = 1000  # 10 steps an epoch
     config.data.num_test = 500
@@ -146,7 +144,7 @@ def test_steps_per_execution_must_divide_an_epoch_and_needs_one_device(tmp_path,
     config.strategy = "mirrored"
     with pytest.raises(ValueError, match="steps_per_execution > 1 is for the semi_supervised "
                                          "trainer on one device"):
-        train.check_config(config)
+        checks.check_config(config)
 
 
 @pytest.mark.parametrize("name", sorted(
@@ -156,7 +154,7 @@ def test_every_mnist_config_is_possible_and_builds_its_model(name):
     from adgm_tf.benchmark import _synthetic_data
 
     config = importlib.import_module(f"adgm_tf.configs.{name}").get_config()
-    train.check_config(config)
+    checks.check_config(config)
     input_dim = 784 if config.data.min_pixel_std == 0 else 444
     model = train.build_model(config, _synthetic_data(input_dim, 200, 2))
     assert model.q_y.mlp.hidden_sizes == tuple(config.hidden_sizes)

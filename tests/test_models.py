@@ -7,7 +7,9 @@ import keras
 
 import adgm_tf
 from adgm_tf import bounds
-from adgm_tf.models import ARCHITECTURES, MODELS, DeepGenerativeModel
+from adgm_tf.callbacks import KLWarmup
+from adgm_tf.architectures import ARCHITECTURES
+from adgm_tf.models import MODELS, DeepGenerativeModel
 
 SMALL = dict(hidden_sizes=(8, 8), a_dim=3, z_dim=2, num_predict_samples=4, seed=1)
 
@@ -212,7 +214,7 @@ def test_export_selects_features_and_serves_the_bound(tmp_path):
 
 def test_kl_warmup_reaches_one_and_scales_only_training():
     model = _model("adgm", num_samples=1)
-    warmup = adgm_tf.models.KLWarmup(epochs=2, steps_per_epoch=5)
+    warmup = KLWarmup(epochs=2, steps_per_epoch=5)
     warmup.set_model(model)
     warmup.on_epoch_begin(0)
     warmup.on_train_batch_begin(0)

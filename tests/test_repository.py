@@ -29,3 +29,14 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(_blocks("python")[0], "README.md", "exec"), namespace)
     assert namespace["probabilities"].shape == (5, 2)
     assert os.path.isdir(tmp_path / "runs" / "example_export")
+
+
+def test_readme_map_of_the_package_matches_the_tree():
+    """Every module of adgm_tf (and the configs folder) has a row in README's map, and every
+    file the map names exists."""
+    section = README.split("## Map of the package", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(adgm_tf/[\w/]+(?:\.py|/))`", section))
+    modules = {f"adgm_tf/{p.name}" for p in (ROOT / "adgm_tf").glob("*.py")
+               if p.name != "__init__.py"} | {"adgm_tf/configs/"}
+    assert sorted(modules - named) == [], "modules missing from README's map"
+    assert sorted(named - modules) == [], "README's map names files that do not exist"

@@ -13,8 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from adgm_tf import train
-from adgm_tf.configs import moons
+from adgm_tf import callbacks, train
+from adgm_tf.configs import checks, moons
+from adgm_tf.workdir import finished_epochs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -47,13 +48,13 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path, sig):
                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline and run.poll() is None:
-        if train.finished_epochs(str(tmp_path)) >= 2:  # the checkpoint holds 2 epochs
+        if finished_epochs(str(tmp_path)) >= 2:  # the checkpoint holds 2 epochs
             break
         time.sleep(0.05)
     assert run.poll() is None, "the run ended before it could be interrupted"
     run.send_signal(sig)  # mid-epoch: epochs 1 and 2 (at least) have finished
     run.wait(timeout=60)
-    finished = train.finished_epochs(str(tmp_path))
+    finished = finished_epochs(str(tmp_path))
     assert 2 <= finished < 6
     before = _history(tmp_path)[:finished]
     assert not (tmp_path / "metrics.json").exists()
@@ -89,7 +90,7 @@ def test_a_finished_run_continues_when_given_more_epochs(tmp_path):
         train.train_and_evaluate(_tiny_moons(num_epochs=3, hidden_sizes=(10, 10)), str(tmp_path))
     # a run started before a config key existed resumes where the key keeps its neutral value
     saved = json.loads((tmp_path / "config.json").read_text())
-    for key in train.ADDED_KEYS:
+    for key in checks.ADDED_KEYS:
         del saved[key]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="a_free_bits=0.0 there but 0.5 here"):
@@ -104,7 +105,7 @@ def _guarded_model(tmp_path, policy):
     model.save_weights(path)
     good = [w.copy() for w in model.get_weights()]
     model.set_weights([w + 1.0 for w in good])  # the weights that went bad
-    guard = train.NonFiniteGuard(path, policy, max_rollbacks=1)
+    guard = callbacks.NonFiniteGuard(path, policy, max_rollbacks=1)
     guard.set_model(model)
     guard.on_epoch_begin(4)
     return model, guard, good
@@ -136,7 +137,7 @@ def test_non_finite_loss_rolls_back_to_the_last_finished_epoch(tmp_path):
 
 def test_unknown_non_finite_policy_is_refused(tmp_path):
     with pytest.raises(ValueError, match="on_non_finite must be"):
-        train.NonFiniteGuard(str(tmp_path / "w.h5"), "ignore")
+        callbacks.NonFiniteGuard(str(tmp_path / "w.h5"), "ignore")
 
 
 @pytest.mark.parametrize("overrides, message", [

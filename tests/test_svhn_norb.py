@@ -11,7 +11,7 @@ import scipy.io
 import tensorflow as tf
 
 from adgm_tf import datasets, preprocessing, raw_formats
-from adgm_tf.configs import norb_sdgm, svhn_sdgm
+from adgm_tf.configs import checks, norb_sdgm, svhn_sdgm
 from adgm_tf.input_pipeline import check_support, semi_supervised_dataset
 from adgm_tf.mnist import DataError
 
@@ -299,10 +299,8 @@ def test_a_bernoulli_data_set_of_0_255_pixels_is_refused():
     ("svhn_sdgm", 3072), ("svhn_adgm", 3072), ("norb_sdgm", 2048), ("norb_adgm", 2048),
 ])
 def test_gaussian_configs_follow_the_paper(name, input_dim):
-    from adgm_tf import train
-
     config = importlib.import_module(f"adgm_tf.configs.{name}").get_config()
-    train.check_config(config)
+    checks.check_config(config)
     assert config.likelihood == "gaussian" and config.batch_norm and config.kl_warmup_epochs > 0
     assert config.dataset in datasets.LOADERS
     per_class, steps = (100, 1000) if config.dataset == "svhn" else (200, 100)
