@@ -31,7 +31,7 @@ from ml_collections import config_flags
 
 from adgm_tf import benchmark
 from adgm_tf.models import MODELS
-from adgm_tf.train import DTYPE_POLICIES
+from adgm_tf.configs.checks import DTYPE_POLICIES
 from adgm_tf.workdir import write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for benchmark.json (optional).")

@@ -15,7 +15,7 @@ import os
 from absl import app, flags
 
 from adgm_tf import evaluation
-from adgm_tf.train import DTYPE_POLICIES
+from adgm_tf.configs.checks import DTYPE_POLICIES
 from adgm_tf.workdir import write_json
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train.py.")
