@@ -451,7 +451,12 @@ def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
 
     config, data, model = load_trained(workdir)
     flops = step_flops(model, config.labeled_batch_size, config.batch_size)["train_flops"]
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        used = json.load(f)["speed"]  # the settings the run used ("auto" chosen)
     return {
+        "config_file": config_file,
+        "speed": used,
+        "unlabeled_rows": unlabeled_rows(config.num_samples, config.batch_size),
         "steps": len(data.x_unlabeled) // config.batch_size,
         "train_gflop": flops / 1e9,
         "overrides": dict(overrides),
@@ -462,6 +467,49 @@ def time_epoch(config_file: str, overrides: dict[str, Any], workdir: str,
         "first_epoch_s": float(rows[0]["epoch_time_s"]),
         "process_wall_s": time.perf_counter() - start,
     }
+
+
+def parse_overrides(text: str) -> dict[str, Any]:
+    """'key=value+key=value' as {key: value}, each value a Python literal where it reads as
+    one (0, 1e-3, (500, 500)) and a string otherwise (mixed_bfloat16)."""
+    import ast
+
+    overrides = {}
+    for item in text.split("+"):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not key=value")
+        try:
+            overrides[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def fastest_policy() -> str:
+    """The precision `speed` picks on this machine for a config's "auto"."""
+    import tensorflow as tf
+
+    from adgm_tf import console, speed
+
+    gpus = [tf.config.experimental.get_device_details(g)
+            for g in tf.config.list_physical_devices("GPU")]
+    return speed.dtype_policy(gpus, console.cpu_flags())[0]
+
+
+def epoch_line(epoch: dict[str, Any]) -> str:
+    """One epoch of `time_epoch` beside its floors, in words."""
+    used = epoch["speed"]
+    settings = ", ".join(f"{k} {used[k]}" for k in ("dtype_policy", "threads",
+                                                     "steps_per_execution", "jit_compile"))
+    extra = epoch["overrides"] or "as shipped"
+    return (f"one epoch of {os.path.basename(epoch['config_file'])} ({extra}; ran with "
+            f"{settings}): {epoch['epoch_s']:.1f} s, of it {epoch['eval_s']:.1f} s evaluating "
+            f"the test set; floor {epoch['floor_s']:.1f} s ({epoch['steps']} steps x "
+            f"{epoch['train_gflop']:.2f} GFLOP at the matmul rate of its precision): "
+            f"{epoch['epoch_s'] / epoch['floor_s']:.2f} x; "
+            f"{epoch['epoch_s'] / epoch['best_floor_s']:.2f} x the fastest precision's floor "
+            f"{epoch['best_floor_s']:.1f} s")
 
 
 def epoch_floor(epoch: dict[str, Any], gflops: float) -> float:

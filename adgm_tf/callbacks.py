@@ -22,7 +22,8 @@ NON_FINITE_POLICIES = ("stop", "rollback")
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds the epoch's wall time (its steps and its evaluation) to the logs as
+    """Adds the epoch's wall time (its steps, its evaluation and the end-of-epoch work of the
+    callbacks before it, such as `GenerativeSummaries`) to the logs as
     `epoch_time_s` and the evaluation's as `eval_time_s`, and NaN for the validation metrics
     of an epoch that was not evaluated, so that history.csv keeps one set of columns
     whichever epochs are evaluated. Put it before the callbacks that write the logs."""

@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import console, datasets, distribute, latents, plots
+from adgm_tf import console, datasets, distribute, latents, plots, speed
 from adgm_tf.bounds import classification_weight
 from adgm_tf.callbacks import EpochTimer, GenerativeSummaries, KLWarmup, NonFiniteGuard
 from adgm_tf.configs.checks import check_config, check_workdir
@@ -38,9 +38,11 @@ from adgm_tf.workdir import (CHECKPOINT_DIR, WEIGHTS_FILE, finished_epochs, read
 
 
 def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervisedData):
-    """The model named by `config.model`, sized from the config and the data."""
+    """The model named by `config.model`, sized from the config and the data, in the
+    config's precision ("auto": the machine's, `speed`)."""
     if config.model not in MODELS:
         raise ValueError(f"Unknown model {config.model!r}; choose one of {sorted(MODELS)}.")
+    config = speed.resolve(config)
     return MODELS[config.model](
         input_dim=data.input_dim,
         num_classes=data.num_classes,
@@ -133,6 +135,7 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
         check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
     steps_per_epoch = _steps_per_epoch(config, len(data.x_unlabeled))
+    config = speed.resolve(config, steps_per_epoch)  # steps per call, where left to it
     model = build_model(config, data)
     resumed_at = finished_epochs(workdir)
     if distribute.is_chief(strategy):
@@ -149,9 +152,9 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     )
     train = distribute.replica_steps(strategy, train)
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
-    callbacks = [
-        EpochTimer([f"val_{name}" for name in model.test_trackers]),
+    callbacks = [  # the timer after the summaries: an epoch's time includes them
         GenerativeSummaries(data, os.path.join(workdir, "tensorboard", "generative")),
+        EpochTimer([f"val_{name}" for name in model.test_trackers]),
     ]
     if config.kl_warmup_epochs > 0:
         callbacks.append(KLWarmup(config.kl_warmup_epochs, steps_per_epoch))
@@ -172,6 +175,8 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
         "epochs": len(history.get("epoch", [])),
         "train_wall_time_s": round(wall, 1),
         "seconds_per_epoch": round(wall / max(1, config.num_epochs - resumed_at), 3),
+        "speed": {k: config.get(k) for k in ("dtype_policy", "threads", "steps_per_execution",
+                                             "eval_every_epochs", "jit_compile")},
     }
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     _semi_supervised_figures(model, data, history, workdir)
@@ -318,9 +323,16 @@ def print_run(config: ml_collections.ConfigDict, workdir: str, resumed_at: int,
     threads = tf.config.threading.get_intra_op_parallelism_threads()
     per_call = config.get("steps_per_execution") or 1
     every = config.get("eval_every_epochs") or 1
-    speed = [config.get("dtype_policy", "float32"),
-             f"{threads} thread(s) per op" if threads else "TensorFlow's threads per op",
-             f"{per_call} step(s) per call", "XLA" if config.get("jit_compile") else "no XLA"]
+    why = config.get("speed_choices") or {}
+
+    def chosen(key, text):  # says when the machine chose the setting (`speed`)
+        return f"{text} (auto: {why[key]})" if key in why else text
+
+    speed = [chosen("dtype_policy", config.get("dtype_policy", "float32")),
+             chosen("threads", f"{threads} thread(s) per op" if threads
+                    else "TensorFlow's threads per op"),
+             chosen("steps_per_execution", f"{per_call} step(s) per call"),
+             "XLA" if config.get("jit_compile") else "no XLA"]
     if config.trainer == "semi_supervised":
         samples = config.get("eval_predict_samples") or config.num_predict_samples
         speed.append(f"evaluation every {every} epoch(s) with {samples} sample(s) of a")
@@ -336,21 +348,25 @@ def print_run(config: ml_collections.ConfigDict, workdir: str, resumed_at: int,
     ])
 
 
-def set_threads(threads: int) -> None:
+def set_threads(threads: int, required: bool = True) -> bool:
     """Runs each TensorFlow op on at most `threads` threads; before TensorFlow starts.
+    Returns whether it could; where it could not, raises if `required`.
 
     On a 2-core machine one thread per op is faster than two for the MNIST step: independent
     ops then run side by side, one per core, on TensorFlow's inter-op threads (BENCHMARKS.md).
     """
     if tf.config.threading.get_intra_op_parallelism_threads() == threads:
-        return
+        return True
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError as e:
+        if not required:
+            return False
         raise RuntimeError(
             f"Cannot set threads={threads}: TensorFlow has already started in this process. "
             "Set config.threads in a fresh process (bin/train.py does so first)."
         ) from e
+    return True
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
@@ -365,8 +381,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         raise ValueError(f"Unknown trainer {config.trainer!r}; choose one of {sorted(TRAINERS)}.")
     check_config(config)
     check_workdir(config, workdir)
+    given = config
+    config = speed.resolve(config)  # precision and threads, where left to the machine
     if config.get("threads"):
-        set_threads(config.threads)
+        chosen = "threads" in config.speed_choices
+        if not set_threads(config.threads, required=not chosen):  # TensorFlow had started
+            config.speed_choices.threads = "TensorFlow had started in this process: its own"
     name = config.get("strategy", "default")
     strategy = distribute.make_strategy(name, config.get("logical_cpus") or 0)
     chief = distribute.is_chief(strategy)
@@ -374,7 +394,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         os.makedirs(workdir, exist_ok=True)
         console.move_native_log(workdir)  # a script's TensorFlow log (console.py)
         with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
+            f.write(given.to_json_best_effort(indent=2))  # as given: "auto" stays
     keras.utils.set_random_seed(config.seed)
     if name == "default":
         return TRAINERS[config.trainer](config, workdir)

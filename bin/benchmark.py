@@ -14,7 +14,12 @@ and prints where the op time goes: matrix products, XLA-fused element-wise clust
 ops. With --epoch_policies (and data: $ADGM_TF_DATA_DIR or the config's data_dir), it then
 trains two real epochs through bin/train.py per precision and in-training evaluation
 (--epoch_eval_predict_samples; 0 = the config's full protocol) and reports the second
-epoch's seconds, steps and evaluation together.
+epoch's seconds, steps and evaluation together. --epoch_variants trains such epochs with
+other settings on top of --config's (e.g. --epoch_variants=shipped,threads=0,
+steps_per_execution=1+dtype_policy=float32), and --epoch_configs other config files as they
+are shipped; every epoch is printed beside its floor (its steps' products at the machine's
+matmul rate in the precision it ran) and the floor of the fastest precision this machine's
+"auto" picks (`speed`).
 """
 
 from adgm_tf import console
@@ -67,6 +72,12 @@ _EPOCH_POLICIES = flags.DEFINE_list(
 _EPOCH_EVAL = flags.DEFINE_list(
     "epoch_eval_predict_samples", ["0"],
     "Samples of a in the in-training evaluation of the epoch runs (0: the config's own).")
+_EPOCH_VARIANTS = flags.DEFINE_list(
+    "epoch_variants", [],
+    "Real epochs of --config with these settings on top: 'shipped' (none) or "
+    "'key=value+key=value', e.g. threads=0+steps_per_execution=1.")
+_EPOCH_CONFIGS = flags.DEFINE_list(
+    "epoch_configs", [], "Config files whose real epoch is timed as shipped.")
 
 
 def _parse_flags():
@@ -101,7 +112,16 @@ def _parse_flags():
         epoch_samples = [int(n) for n in _EPOCH_EVAL.value]
     except ValueError as e:
         raise app.UsageError(f"Bad --epoch_eval_predict_samples: {e}")
-    epochs = [(p, n) for p in _EPOCH_POLICIES.value for n in epoch_samples]
+    epochs = [{"dtype_policy": p, **({"eval_predict_samples": n} if n else {})}
+              for p in _EPOCH_POLICIES.value for n in epoch_samples]
+    for variant in _EPOCH_VARIANTS.value:
+        try:
+            epochs.append({} if variant == "shipped" else benchmark.parse_overrides(variant))
+        except ValueError as e:
+            raise app.UsageError(f"Bad --epoch_variants entry {variant!r}: {e}")
+    for path in _EPOCH_CONFIGS.value:
+        if not os.path.isfile(path):
+            raise app.UsageError(f"--epoch_configs: no config file {path}.")
     return cases, epochs
 
 
@@ -120,9 +140,6 @@ def main(argv):
                                                                           config.batch_size))
         dtype, rows = key.split(":")
         sizes[key] = (int(rows), hidden, dtype)
-    for policy, _ in epochs:  # the rate that gives each real epoch its floor
-        rows = benchmark.unlabeled_rows(config.num_samples, config.batch_size)
-        sizes[benchmark.rate_key(policy, rows)] = (rows, hidden, benchmark.compute_dtype(policy))
     if _PEAK_SIZE.value:
         for d in dtypes:
             sizes[f"{d}:peak{_PEAK_SIZE.value}"] = (_PEAK_SIZE.value, _PEAK_SIZE.value, d)
@@ -170,25 +187,21 @@ def main(argv):
         print(benchmark.op_table(results))
     config_file = config_flags.get_config_filename(flags.FLAGS["config"])
     overrides = config_flags.get_override_values(flags.FLAGS["config"])
-    for policy, samples in epochs:
-        run_overrides = dict(overrides)
-        if policy != config.get("dtype_policy", "float32"):
-            run_overrides["dtype_policy"] = policy
-        if samples:
-            run_overrides["eval_predict_samples"] = samples
+    runs = [(config_file, {**overrides, **extra}) for extra in epochs]
+    runs += [(path, {}) for path in _EPOCH_CONFIGS.value]
+    for path, run_overrides in runs:
         with tempfile.TemporaryDirectory() as workdir:
-            result = benchmark.time_epoch(config_file, run_overrides, workdir)
-        rate = rates[benchmark.rate_key(policy, benchmark.unlabeled_rows(config.num_samples,
-                                                                         config.batch_size))]
-        result["floor_s"] = benchmark.epoch_floor(result, rate)
+            result = benchmark.time_epoch(path, run_overrides, workdir)
+        for which, policy in (("floor_s", result["speed"]["dtype_policy"]),
+                              ("best_floor_s", benchmark.fastest_policy())):
+            key = benchmark.rate_key(policy, result["unlabeled_rows"])
+            if key not in rates:  # measured when first needed, on every usable core
+                rates[key] = benchmark.machine_matmul_rates(
+                    [(result["unlabeled_rows"], hidden, benchmark.compute_dtype(policy))])[0]
+            result[which] = benchmark.epoch_floor(result, rates[key])
         epoch_results.append(result)
-        print(f"one epoch, {policy}, eval samples {samples or 'config'}: "
-              f"{result['epoch_s']:.1f} s ({result['eval_s']:.1f} s of it evaluating); floor "
-              f"{result['floor_s']:.1f} s ({result['steps']} steps x "
-              f"{result['train_gflop']:.2f} GFLOP / {rate:.0f} GFLOP/s): "
-              f"{result['epoch_s'] / result['floor_s']:.2f} x the floor", flush=True)
+        print(benchmark.epoch_line(result), flush=True)
         save()
-
 
 if __name__ == "__main__":
     app.run(main)

@@ -35,7 +35,8 @@ SMOKE_RUNS = {
         # one real epoch through bin/train.py (here the half-moons, no download)
         ["--models=", "--config=adgm_tf/configs/moons.py",
          "--config.data.num_train=300", "--config.data.num_test=100",
-         "--epoch_policies=float32", "--epoch_eval_predict_samples=2"],
+         "--epoch_policies=float32", "--epoch_eval_predict_samples=2",
+         "--epoch_variants=threads=0+eval_predict_samples=3"],
     ],
     # These read a trained run: the `trained_mnist` workdir below.
     "evaluate.py": [["--iw_samples=3", "--batch_size=40"],
@@ -127,15 +128,17 @@ def test_script_runs(script, args, tmp_path, request):
         report = json.loads((tmp_path / "benchmark.json").read_text())
         if "--epoch_policies=float32" in args:
             epochs = report["epochs"]
-            assert [e["overrides"].get("eval_predict_samples") for e in epochs] == [2]
+            assert [e["overrides"].get("eval_predict_samples") for e in epochs] == [2, 3]
+            assert [e["speed"]["threads"] for e in epochs][1] == 0  # the variant's setting
             for e in epochs:
                 assert 0 < e["eval_s"] < e["epoch_s"] and 0 <= e["val_error"] <= 1
                 # the floor: the epoch's steps at the machine's matmul rate
                 assert e["steps"] == 3 and e["train_gflop"] > 0  # 300 points, batches of 100
                 rate = report["matmul_gflops"]["float32:10000"]  # K S B_u rows, S = 10
                 assert e["floor_s"] == pytest.approx(3 * e["train_gflop"] / rate)
-            assert "one epoch, float32, eval samples 2:" in result.stdout
-            assert "x the floor" in result.stdout
+                assert e["best_floor_s"] > 0
+            assert result.stdout.count("one epoch of moons.py (") == 2
+            assert "x the fastest precision's floor" in result.stdout
             return
         assert [(c["model"], c["threads"], c["steps_per_execution"]) for c in report["cases"]] == [
             ("adgm", 1, 2), ("m2", 1, 2)]
@@ -174,6 +177,10 @@ def test_script_runs(script, args, tmp_path, request):
         for row in ("model", "data", "training", "machine", "speed", "workdir", "TF log"):
             assert any(line.split()[:1] == row.split()[:1] for line in summary[2:10]), row
         assert "moons: 6 labeled" in result.stdout
+        speed_line = next(line for line in summary if line.split()[:1] == ["speed"])
+        threads_given = any(a.startswith("--config.threads=") for a in args)
+        assert ("per op (auto: " in speed_line) != threads_given, speed_line  # said when chosen
+        assert metrics["speed"]["steps_per_execution"] == 1  # the moons config's own
         assert (tmp_path / "tensorflow.log").exists()
         assert not NATIVE_LOG_LINE.search(result.stdout.split("TF log")[0])
         assert (tmp_path / "history.csv").exists()
@@ -233,3 +240,20 @@ def test_training_writes_tensorboard_summaries(trained_mnist):
     assert tags.get("kl_per_unit/z") == "histograms" and tags.get("kl_per_unit/a") == "histograms"
     assert tags.get("class_samples") == "images"
     assert "epoch_loss" in tags and "epoch_error" in tags  # per-epoch metrics
+
+
+def test_a_shipped_mnist_config_runs_at_the_machines_speed_settings(trained_mnist):
+    """mnist_adgm.py leaves precision, threads and steps per call to the machine: the run
+    used what `speed` chooses here (300 unlabeled images in batches of 100: 3 steps an epoch,
+    all in one call), and config.json keeps the config as given."""
+    from adgm_tf import console, speed
+
+    used = json.loads((trained_mnist / "metrics.json").read_text())["speed"]
+    cpu_policy = speed.dtype_policy([], console.cpu_flags())[0]
+    assert used["dtype_policy"] == cpu_policy or tf.config.list_physical_devices("GPU")
+    assert used["threads"] == speed.threads(len(tf.config.list_physical_devices("GPU")),
+                                            console.usable_cores())[0]
+    assert used["steps_per_execution"] == 3 and used["eval_every_epochs"] == 5
+    given = json.loads((trained_mnist / "config.json").read_text())
+    assert (given["dtype_policy"], given["threads"], given["steps_per_execution"]) == (
+        "auto", None, None)

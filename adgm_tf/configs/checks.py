@@ -14,9 +14,11 @@ import ml_collections
 from adgm_tf import distribute
 from adgm_tf.callbacks import NON_FINITE_POLICIES
 from adgm_tf.models import BATCH_NORM_STATS
+from adgm_tf.speed import AUTO
 from adgm_tf.workdir import CHECKPOINT_DIR, WEIGHTS_FILE
 
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")  # Keras dtype policies a config may name
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")  # the Keras dtype policies a config may name
+# (or "auto": the machine's, `speed`)
 
 # Keys a resumed run may change; any other difference means a different run.
 RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "strategy",
@@ -34,20 +36,21 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     """Refuses impossible values before any data is read or work is done."""
     problems = []
     positive = ("num_epochs", "learning_rate", "batch_size", "num_samples", "eval_batch_size",
-                "num_restarts", "threads", "steps_per_execution",
+                "num_restarts", "steps_per_execution",
                 "labeled_batch_size", "steps_per_epoch", "num_predict_samples",
                 "num_eval_samples", "eval_every_epochs", "eval_predict_samples")
     for key in positive:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
-    for key in ("beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
+    for key in ("threads", "beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
                 "elementwise_clipvalue", "x_var_floor", "a_free_bits"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
     if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
         problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
-    if config.get("dtype_policy", "float32") not in DTYPE_POLICIES:
-        problems.append(f"dtype_policy must be one of {DTYPE_POLICIES}, got {config.dtype_policy!r}")
+    if config.get("dtype_policy", "float32") not in DTYPE_POLICIES + (AUTO,):
+        problems.append(f"dtype_policy must be one of {DTYPE_POLICIES + (AUTO,)}, got "
+                        f"{config.dtype_policy!r}")
     if (config.get("eval_predict_samples") or 0) > (config.get("num_predict_samples") or 0):
         problems.append(f"eval_predict_samples ({config.eval_predict_samples}) must not exceed "
                         f"num_predict_samples ({config.num_predict_samples})")

@@ -85,21 +85,25 @@ def get_config() -> ml_collections.ConfigDict:
     config.lr_decay_epochs = 200
     config.global_clipnorm = 5.0  # 0 or None disables clipping
     config.elementwise_clipvalue = 0.0  # then clip each gradient element to +-this (0: off)
-    config.dtype_policy = "float32"  # "mixed_bfloat16": bf16 matrix products (BENCHMARKS.md)
+    # The speed settings (BENCHMARKS.md, "Fast by default"): "auto" / None leave each to the
+    # machine (`speed`: bf16 products where the CPU or GPU has bf16 units, one thread per op
+    # on 2 cores, 10 steps per call); any value given here or on the command line is used.
+    config.dtype_policy = "auto"  # or "float32", "mixed_bfloat16" (bf16 matrix products)
     config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
     # Training steps per call of the compiled step: >1 spares the per-step Python and
-    # callback work (BENCHMARKS.md); callbacks then see every this-many-th step. One device.
-    config.steps_per_execution = 1
+    # callback work; callbacks then see every this-many-th step. One device. None: auto.
+    config.steps_per_execution = config_dict.placeholder(int)
     config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
     config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
-    config.threads = config_dict.placeholder(int)  # threads per op (None: TensorFlow's choice)
+    config.threads = config_dict.placeholder(int)  # per op; None: auto, 0: TensorFlow's choice
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 100  # labeled examples per step: all of them
     config.num_epochs = 1000
     config.eval_batch_size = 1000
     # In-training evaluation (the end of training always uses the full protocol): every
     # this many epochs (and the first and last), with this many samples of a (None: all).
-    config.eval_every_epochs = 1
+    # Every 5: the test set's evaluation then costs a few percent of the training time.
+    config.eval_every_epochs = 5
     config.eval_predict_samples = config_dict.placeholder(int)
     config.progress_bar = True
     config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch

@@ -62,7 +62,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.dtype_policy = "float32"  # or "mixed_bfloat16"
     config.strategy = "default"  # tf.distribute: "mirrored", "multi_worker_mirrored" (README)
     config.logical_cpus = 0  # >0: split the CPU into this many devices (tests, overhead)
-    config.threads = config_dict.placeholder(int)  # threads per op (None: TensorFlow's choice)
+    config.threads = config_dict.placeholder(int)  # per op; None: auto, 0: TensorFlow's choice
     config.steps_per_execution = 1  # training steps per call of the compiled step
     config.progress_bar = True
     config.on_non_finite = "stop"  # NaN/inf loss: "stop", or "rollback" to the last epoch

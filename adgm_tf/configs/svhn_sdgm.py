@@ -55,5 +55,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 1000  # unlabeled examples per step
     config.labeled_batch_size = 1000  # labeled examples per step: all of them
     config.eval_every_epochs = 5
+    config.dtype_policy = "float32"  # bf16 products not measured on Gaussian inputs
     config.eval_predict_samples = 10
     return config
