@@ -58,6 +58,8 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for history in sorted(HERE.glob("*_s*/history.csv")):
         rows = list(csv.DictReader(history.open()))
+        if not rows or float(rows[0].get("a_posterior_var") or 0) == 0:
+            continue  # no stochastic `a` (M2, the deterministic-`a` ADGM)
         epochs = [int(r["epoch"]) + 1 for r in rows]
         ratio = [float(r["a_mean_spread"]) / float(r["a_posterior_var"]) for r in rows]
         cost = [100 * (float(r["val_error_a_noise"]) - float(r["val_error_a_mean"])) for r in rows]
