@@ -155,9 +155,7 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     callbacks = [  # the timer after the summaries: an epoch's time includes them
         GenerativeSummaries(data, os.path.join(workdir, "tensorboard", "generative")),
         EpochTimer([f"val_{name}" for name in model.test_trackers]),
-    ]
-    if config.kl_warmup_epochs > 0:
-        callbacks.append(KLWarmup(config.kl_warmup_epochs, steps_per_epoch))
+    ] + ([KLWarmup(config.kl_warmup_epochs, steps_per_epoch)] if config.kl_warmup_epochs else [])
     # The in-training evaluation may be cheaper (fewer samples of a, fewer epochs); the
     # final one below always follows the paper's protocol.
     model.eval_predict_samples = config.get("eval_predict_samples")

@@ -414,3 +414,16 @@ def test_free_bits_floor_each_units_kl_of_a_in_the_loss_only():
 def test_free_bits_are_refused_without_a_trained_stochastic_a(name):
     with pytest.raises(ValueError, match="a_free_bits applies to the ADGM and SDGM"):
         _model(name, a_free_bits=0.1)
+
+
+def test_an_unknown_option_is_refused_by_name():
+    with pytest.raises((TypeError, ValueError), match="hiden_sizes"):
+        DeepGenerativeModel(5, 3, hiden_sizes=(8, 8))
+
+
+def test_options_round_trip_through_the_keras_config():
+    model = _model("sdgm", p_a_inputs=["y", "z"], hidden_sizes=[8, 8])
+    config = model.get_config()
+    assert config["p_a_inputs"] == ("y", "z") and config["hidden_sizes"] == (8, 8)
+    again = type(model).from_config(config)
+    assert again.get_config() == config

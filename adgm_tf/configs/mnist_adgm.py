@@ -85,9 +85,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.lr_decay_epochs = 200
     config.global_clipnorm = 5.0  # 0 or None disables clipping
     config.elementwise_clipvalue = 0.0  # then clip each gradient element to +-this (0: off)
-    # The speed settings (BENCHMARKS.md, "Fast by default"): "auto" / None leave each to the
-    # machine (`speed`: bf16 products where the CPU or GPU has bf16 units, one thread per op
-    # on 2 cores, 10 steps per call); any value given here or on the command line is used.
+    # Speed: "auto" / None leave a setting to the machine (`speed`; BENCHMARKS.md).
     config.dtype_policy = "auto"  # or "float32", "mixed_bfloat16" (bf16 matrix products)
     config.jit_compile = False  # XLA-compile the training step (BENCHMARKS.md)
     # Training steps per call of the compiled step: >1 spares the per-step Python and
