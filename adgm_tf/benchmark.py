@@ -486,17 +486,6 @@ def parse_overrides(text: str) -> dict[str, Any]:
     return overrides
 
 
-def fastest_policy() -> str:
-    """The precision `speed` picks on this machine for a config's "auto"."""
-    import tensorflow as tf
-
-    from adgm_tf import console, speed
-
-    gpus = [tf.config.experimental.get_device_details(g)
-            for g in tf.config.list_physical_devices("GPU")]
-    return speed.dtype_policy(gpus, console.cpu_flags())[0]
-
-
 def epoch_line(epoch: dict[str, Any]) -> str:
     """One epoch of `time_epoch` beside its floors, in words."""
     used = epoch["speed"]

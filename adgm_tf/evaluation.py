@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import bounds, datasets, latents, plots, speed
+from adgm_tf import bounds, datasets, latents, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
 from adgm_tf.configs.checks import check_config
@@ -42,7 +42,6 @@ def load_trained(workdir: str, dtype_policy: str | None = None):
     if dtype_policy is not None:
         config.dtype_policy = dtype_policy
         check_config(config)
-    config = speed.resolve(config)  # "auto": the precision this machine trains in
     data = datasets.load(config.dataset, config.data)
     model = build_model(config, data)
     model.load_weights(weights_path)

@@ -63,9 +63,18 @@ def steps_per_call(config: ml_collections.ConfigDict, steps_per_epoch: int) -> t
         return 1, f"the {config.trainer} trainer"
     if config.get("strategy", "default") != "default":
         return 1, f"strategy {config.strategy}"
-    most = min(MOST_STEPS_PER_CALL, steps_per_epoch)
+    most = max(1, min(MOST_STEPS_PER_CALL, steps_per_epoch))  # 0 steps: refused later
     best = max(n for n in range(1, most + 1) if steps_per_epoch % n == 0)
     return best, f"divides the epoch's {steps_per_epoch} steps"
+
+
+def machine_dtype_policy() -> tuple[str, str]:
+    """`dtype_policy` for this machine's GPUs (their details) or CPU (its flags)."""
+    import tensorflow as tf
+
+    gpus = [tf.config.experimental.get_device_details(g)
+            for g in tf.config.list_physical_devices("GPU")]
+    return dtype_policy(gpus, console.cpu_flags())
 
 
 def resolve(config: ml_collections.ConfigDict,
@@ -81,8 +90,7 @@ def resolve(config: ml_collections.ConfigDict,
     if "threads" in config and config.threads is None:  # first: before TensorFlow starts
         config.threads, why["threads"] = threads(len(gpus), console.usable_cores())
     if config.get("dtype_policy") == AUTO:
-        details = [tf.config.experimental.get_device_details(g) for g in gpus]
-        config.dtype_policy, why["dtype_policy"] = dtype_policy(details, console.cpu_flags())
+        config.dtype_policy, why["dtype_policy"] = machine_dtype_policy()
     if (steps_per_epoch is not None and "steps_per_execution" in config
             and config.steps_per_execution is None):
         config.steps_per_execution, why["steps_per_execution"] = steps_per_call(

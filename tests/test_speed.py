@@ -26,7 +26,7 @@ def test_threads_one_per_op_on_two_cores_else_tensorflows():
 
 
 @pytest.mark.parametrize("steps, expected", [(600, 10), (20, 10), (3, 3), (7, 7), (13, 1),
-                                             (36, 9)])
+                                             (36, 9), (0, 1)])
 def test_steps_per_call_divide_the_epoch(steps, expected):
     config = mnist_adgm.get_config()
     assert speed.steps_per_call(config, steps)[0] == expected
