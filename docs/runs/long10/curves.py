@@ -1,0 +1,100 @@
+"""Prints the 200-epoch table of BENCHMARKS.md ("Monte Carlo samples at their real cost") and
+draws docs/mnist_200_epochs_samples.png: test error against epoch for the 10-sample runs in
+this folder beside the authors' ADGM log and our 1-sample runs to epoch 200.
+
+    python docs/runs/long10/curves.py
+
+Each run NAME here has NAME/history.csv (bin/train.py, evaluated every 5 epochs) and, once it
+reached its last epoch, NAME/evaluation.json (bin/evaluate.py). Runs still going show their
+last evaluated epoch; their rows grow as the runs are resumed from their checkpoints.
+"""
+
+import csv
+import json
+import pathlib
+
+HERE = pathlib.Path(__file__).resolve().parent
+RUNS = HERE.parent
+EPOCHS = (10, 20, 50, 100, 150, 200)
+
+# The authors' early ADGM log (reproduction notes): 10 samples, 784 inputs, no batch norm.
+AUTHORS_LOG = {10: 0.1727, 20: 0.1475, 30: 0.1269, 50: 0.1460, 100: 0.0544, 150: 0.0274,
+               200: 0.0159}
+# Our 1-sample runs to epoch 200 (BENCHMARKS.md, "MNIST-100 to epoch 200"), and the first
+# 126 epochs of the authors' settings with 10 samples on an earlier commit.
+REFERENCE_RUNS = {
+    "mnist_adgm, 1 sample": RUNS / "mnist_adgm.csv",
+    "authors' early model, beta 2, 1 sample": RUNS / "long" / "adgm_200.csv",
+    "mnist_sdgm, 1 sample": RUNS / "long" / "sdgm_200.csv",
+    "authors' log settings, 10 samples (earlier commit)": RUNS / "authors_log" / "history.csv",
+}
+
+
+def errors(history: pathlib.Path) -> dict[int, float]:
+    """{epoch (1-based): test error} of the evaluated epochs of one history."""
+    rows = csv.DictReader(history.open())
+    return {int(r["epoch"]) + 1: float(r["val_error"]) for r in rows
+            if r.get("val_error") not in (None, "", "nan")}
+
+
+def curves() -> dict[str, dict[int, float]]:
+    found = {name: errors(path) for name, path in REFERENCE_RUNS.items() if path.exists()}
+    for history in sorted(HERE.glob("*/history.csv")):
+        found[f"{history.parent.name} (this study)"] = errors(history)
+    return found
+
+
+def a_usage(run: pathlib.Path) -> str:
+    """The `a` diagnostics after the run's last epoch, from evaluation.json or the history."""
+    evaluation = run / "evaluation.json"
+    if evaluation.exists():
+        e = json.loads(evaluation.read_text())
+        values = [e.get(k) for k in ("a_mean_spread", "a_posterior_var", "error_a_mean",
+                                     "error_a_noise")]
+    else:
+        last = list(csv.DictReader((run / "history.csv").open()))[-1]
+        values = [last.get(k) for k in ("a_mean_spread", "a_posterior_var", "val_error_a_mean",
+                                        "val_error_a_noise")]
+    if any(v in (None, "", "nan") for v in values):
+        return "-"
+    spread, var, at_mean, noise = map(float, values)
+    return f"{spread:.4f} / {var:.3f}; {100 * at_mean:.2f}% / {100 * noise:.2f}%"
+
+
+def figure(found, path=RUNS.parent / "mnist_200_epochs_samples.png"):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.semilogy(list(AUTHORS_LOG), [100 * v for v in AUTHORS_LOG.values()], "k o--",
+                label="authors' ADGM log, 10 samples")
+    for name, curve in found.items():
+        style = "-" if "this study" in name else ":"
+        ax.semilogy(list(curve), [100 * v for v in curve.values()], style, label=name)
+    ax.set(xlabel="epoch", ylabel="test error (%)", xlim=(0, 205),
+           title="MNIST, 100 labels: Monte Carlo samples over 200 epochs")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def main():
+    found = curves()
+    print("| run | " + " | ".join(f"epoch {e}" for e in EPOCHS) + " | last epoch | "
+          "`a` after it: spread / var; error a at mean / a noise |")
+    print("|---" * (len(EPOCHS) + 3) + "|")
+    print("| authors' ADGM log | " + " | ".join(
+        f"{100 * AUTHORS_LOG[e]:.2f}%" if e in AUTHORS_LOG else "" for e in EPOCHS) + " | 1000 | - |")
+    for name, curve in found.items():
+        cells = [f"{100 * curve[e]:.2f}%" if e in curve else "" for e in EPOCHS]
+        run = HERE / name.removesuffix(" (this study)")
+        usage = a_usage(run) if "this study" in name else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {max(curve, default=0)} | {usage} |")
+    print(figure(found))
+
+
+if __name__ == "__main__":
+    main()
