@@ -1,8 +1,9 @@
-"""Prints the 200-epoch table of BENCHMARKS.md ("Monte Carlo samples at their real cost") and
-draws docs/mnist_200_epochs_samples.png: test error against epoch for the 10-sample runs in
-this folder beside the authors' ADGM log and our 1-sample runs to epoch 200.
+"""Prints the 200-epoch table of BENCHMARKS.md ("MNIST-100 to epoch 200: Monte Carlo samples
+and an informative `a`") and draws docs/mnist_200_epochs_study.png: test error against epoch
+for the runs in this folder (10 samples; free bits) beside the authors' ADGM log and our
+earlier 1-sample runs to epoch 200.
 
-    python docs/runs/long10/curves.py
+    python docs/runs/long200/curves.py
 
 Each run NAME here has NAME/history.csv (bin/train.py, evaluated every 5 epochs) and, once it
 reached its last epoch, NAME/evaluation.json (bin/evaluate.py). Runs still going show their
@@ -61,7 +62,7 @@ def a_usage(run: pathlib.Path) -> str:
     return f"{spread:.4f} / {var:.3f}; {100 * at_mean:.2f}% / {100 * noise:.2f}%"
 
 
-def figure(found, path=RUNS.parent / "mnist_200_epochs_samples.png"):
+def figure(found, path=RUNS.parent / "mnist_200_epochs_study.png"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -73,7 +74,7 @@ def figure(found, path=RUNS.parent / "mnist_200_epochs_samples.png"):
         style = "-" if "this study" in name else ":"
         ax.semilogy(list(curve), [100 * v for v in curve.values()], style, label=name)
     ax.set(xlabel="epoch", ylabel="test error (%)", xlim=(0, 205),
-           title="MNIST, 100 labels: Monte Carlo samples over 200 epochs")
+           title="MNIST, 100 labels: 200 epochs")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
