@@ -41,6 +41,9 @@ class SemiSupervisedData:
     preprocess: Callable | None = None
     # One input as (planes, height, width) for pictures; None: one square grey image
     image_shape: tuple[int, int, int] | None = None
+    # The unlabeled examples' true classes where the data set has them (None: unknown). They
+    # never reach the loss; only config.unlabeled_order="by_class" reads them, to order batches.
+    y_unlabeled: np.ndarray | None = None
 
     def __post_init__(self):
         d = self.x_labeled.shape[1] if self.x_labeled.ndim == 2 else None
@@ -49,6 +52,8 @@ class SemiSupervisedData:
         check_features(self.x_test, "x_test", d, dtype=None)
         check_labels(self.y_labeled, self.num_classes, "y_labeled", len(self.x_labeled))
         check_labels(self.y_test, self.num_classes, "y_test", len(self.x_test))
+        if self.y_unlabeled is not None:
+            check_labels(self.y_unlabeled, self.num_classes, "y_unlabeled", len(self.x_unlabeled))
         check_support(self.x_test, self.likelihood, "x_test")
         if self.preprocess is None:  # else raw values; x_test shows what preprocess makes
             check_support(self.x_labeled, self.likelihood, "x_labeled")
@@ -123,6 +128,7 @@ def half_moons(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
         y_test=y_test.astype(np.int32),
         num_classes=2,
         likelihood="gaussian",
+        y_unlabeled=y.astype(np.int32),
     )
 
 
@@ -170,6 +176,7 @@ def _idx_images(cfg: ml_collections.ConfigDict, spec: mnist.IdxSet) -> SemiSuper
         y_test=y_test,
         num_classes=10,
         likelihood="bernoulli",
+        y_unlabeled=y,
         feature_indices=keep,
         raw_input_dim=x.shape[1],
     )
@@ -203,6 +210,7 @@ def svhn_digits(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
         likelihood="gaussian",
         preprocess=dequantize,
         image_shape=(3, 32, 32),
+        y_unlabeled=y,
     )
 
 
@@ -234,7 +242,34 @@ def small_norb(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
         num_classes=5,
         likelihood="gaussian",
         image_shape=(2, 32, 32),
+        y_unlabeled=y,
     )
+
+
+# config.unlabeled_order: how training takes the unlabeled set (`in_unlabeled_order`)
+UNLABELED_ORDERS = ("shuffled", "by_class")
+
+
+def in_unlabeled_order(data: SemiSupervisedData, order: str) -> tuple[SemiSupervisedData, bool]:
+    """`data` with its unlabeled set in the order training takes it, and whether the input
+    pipeline reshuffles it every epoch.
+
+    "shuffled": as loaded, reshuffled every epoch. "by_class": sorted by class, each class in
+    its loaded order, the same order every epoch, as the authors' early ADGM code (the log
+    that reaches 1.59% at epoch 200) took it: nearly every unlabeled batch holds one class, and
+    the classes follow each other in the same order every epoch. The classes only order the
+    batches; the loss never sees them.
+    """
+    if order == "shuffled":
+        return data, True
+    if order != "by_class":
+        raise ValueError(f"unlabeled_order must be one of {UNLABELED_ORDERS}; got {order!r}.")
+    if data.y_unlabeled is None:
+        raise ValueError("unlabeled_order='by_class' needs the unlabeled set's classes, which "
+                         "this data set does not give; use unlabeled_order='shuffled'.")
+    idx = np.argsort(data.y_unlabeled, kind="stable")
+    return dataclasses.replace(data, x_unlabeled=data.x_unlabeled[idx],
+                               y_unlabeled=data.y_unlabeled[idx]), False
 
 
 LOADERS: dict[str, Callable[[ml_collections.ConfigDict], SemiSupervisedData]] = {

@@ -1,7 +1,8 @@
 """tf.data pipelines that feed the semi-supervised `train_step`.
 
 Every step sees one labeled batch (the small labeled set, repeated and reshuffled) and one
-unlabeled batch; an epoch is one pass over the unlabeled set, reshuffled every epoch.
+unlabeled batch; an epoch is one pass over the unlabeled set, reshuffled every epoch (or, as
+in the authors' early code, in one fixed order).
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def semi_supervised_dataset(
     first_epoch: int | None = None,
     preprocess: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
     likelihood: str | None = None,
+    shuffle_unlabeled: bool = True,
 ) -> tf.data.Dataset:
     """A dataset of training steps for `DeepGenerativeModel.fit`.
 
@@ -151,6 +153,8 @@ def semi_supervised_dataset(
       likelihood: the model's p(x|.) ("bernoulli" or "gaussian"): refuses inputs outside its
         support here, before any work (0-255 pixels for a Bernoulli model). The model checks
         the first batch of `fit` too; naming it here points the message at the arrays.
+      shuffle_unlabeled: False takes the unlabeled batches in x_unlabeled's own order, the
+        same every epoch (the authors' early ADGM code; `datasets.in_unlabeled_order`).
 
     Returns:
       A dataset of dicts {"x_labeled": [B_l, D] float32, "y_labeled": [B_l] int32,
@@ -161,7 +165,7 @@ def semi_supervised_dataset(
         likelihood)
     labeled_batch_size = labeled_batch_size or min(len(x_labeled), batch_size)
     return _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch_size,
-                           seed, binarize, first_epoch, preprocess)
+                           seed, binarize, first_epoch, preprocess, shuffle_unlabeled)
 
 
 def _checked_inputs(x_labeled, y_labeled, x_unlabeled, batch_size, num_classes, binarize,
@@ -206,7 +210,7 @@ def _checked_inputs(x_labeled, y_labeled, x_unlabeled, batch_size, num_classes, 
 
 
 def _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch_size, seed,
-                    binarize, first_epoch, preprocess) -> tf.data.Dataset:
+                    binarize, first_epoch, preprocess, shuffle_unlabeled=True) -> tf.data.Dataset:
     """The dataset of `semi_supervised_dataset` from checked arrays."""
     steps = len(x_unlabeled) // batch_size
     labeled_rounds = -(-steps * labeled_batch_size // len(x_labeled))  # ceil
@@ -215,8 +219,11 @@ def _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch
     def one_epoch(epoch):
         """The steps of `epoch`: permutations drawn from (seed, epoch) only."""
         epoch = tf.cast(epoch, tf.int64)
-        unlabeled = tf.random.experimental.stateless_shuffle(
-            tf.range(len(x_unlabeled)), seed=tf.stack([seed, epoch]))[: steps * batch_size]
+        unlabeled = tf.range(len(x_unlabeled))
+        if shuffle_unlabeled:
+            unlabeled = tf.random.experimental.stateless_shuffle(
+                unlabeled, seed=tf.stack([seed, epoch]))
+        unlabeled = unlabeled[: steps * batch_size]
         labeled = tf.concat([
             tf.random.experimental.stateless_shuffle(
                 tf.range(len(x_labeled)), seed=tf.stack([seed + 1 + r, epoch]))

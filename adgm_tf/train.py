@@ -131,7 +131,8 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     strategy = strategy or tf.distribute.get_strategy()
     distribute.check_divisible(strategy, batch_size=config.batch_size,
                                labeled_batch_size=config.labeled_batch_size)
-    data = datasets.load(config.dataset, config.data)
+    data, shuffle_unlabeled = datasets.in_unlabeled_order(
+        datasets.load(config.dataset, config.data), config.get("unlabeled_order", "shuffled"))
     if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
         check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
     steps_per_epoch = _steps_per_epoch(config, len(data.x_unlabeled))
@@ -148,7 +149,7 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
         data.x_labeled, data.y_labeled, data.x_unlabeled, batch_size=config.batch_size,
         labeled_batch_size=config.labeled_batch_size, num_classes=data.num_classes,
         seed=config.seed, binarize=config.data.get("binarize", False),
-        first_epoch=resumed_at, preprocess=data.preprocess,
+        first_epoch=resumed_at, preprocess=data.preprocess, shuffle_unlabeled=shuffle_unlabeled,
     )
     train = distribute.replica_steps(strategy, train)
     test = labeled_dataset(data.x_test, data.y_test, config.eval_batch_size)
@@ -207,7 +208,8 @@ def _semi_supervised_rows(config, data, model, steps_per_epoch: int) -> list[tup
                  f"{data.num_classes} classes"),
         ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
                      f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
-                     f"Adam {config.learning_rate:g}, beta {config.beta:g}"),
+                     f"Adam {config.learning_rate:g}, beta {config.beta:g}, unlabeled "
+                     f"{config.get('unlabeled_order', 'shuffled')}"),
     ]
 
 

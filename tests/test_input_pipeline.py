@@ -1,5 +1,7 @@
 """The tf.data helper and the data sets: batches, seeds, and refusal of bad input."""
 
+import dataclasses
+
 import keras
 import ml_collections
 import numpy as np
@@ -37,6 +39,37 @@ def test_unlabeled_order_is_reshuffled_each_epoch_and_reproducible():
     assert not np.allclose(first[0], second[0])
     again = adgm_tf.semi_supervised_dataset(x_l, y_l, x_u, batch_size=10, seed=3)
     np.testing.assert_allclose(first[0], next(again.as_numpy_iterator())["x_unlabeled"])
+
+
+def test_unshuffled_unlabeled_batches_keep_their_order_every_epoch():
+    x_l, y_l, x_u = _arrays()
+    ds = adgm_tf.semi_supervised_dataset(x_l, y_l, x_u, batch_size=10, seed=3,
+                                         shuffle_unlabeled=False, first_epoch=4)
+    steps = [s["x_unlabeled"] for s in ds.take(8).as_numpy_iterator()]  # epochs 4 and 5
+    np.testing.assert_array_equal(np.concatenate(steps[:4]), x_u)
+    np.testing.assert_array_equal(np.concatenate(steps[4:]), x_u)
+
+
+def test_unlabeled_order_by_class_sorts_stably_and_refuses_unknown_classes():
+    config = ml_collections.ConfigDict(dict(num_train=60, num_test=10, noise=0.1,
+                                            labels_per_class=3, label_positions="spread", seed=0))
+    data = datasets.half_moons(config)
+    same, shuffle = datasets.in_unlabeled_order(data, "shuffled")
+    assert same is data and shuffle
+    ordered, shuffle = datasets.in_unlabeled_order(data, "by_class")
+    assert not shuffle
+    np.testing.assert_array_equal(ordered.y_unlabeled, np.sort(data.y_unlabeled))
+    for k in (0, 1):  # each class keeps its loaded order
+        np.testing.assert_array_equal(ordered.x_unlabeled[ordered.y_unlabeled == k],
+                                      data.x_unlabeled[data.y_unlabeled == k])
+    np.testing.assert_array_equal(ordered.x_labeled, data.x_labeled)
+    with pytest.raises(ValueError, match="unlabeled_order must be one of"):
+        datasets.in_unlabeled_order(data, "random")
+    unknown = dataclasses.replace(data, y_unlabeled=None)
+    with pytest.raises(ValueError, match="needs the unlabeled set's classes"):
+        datasets.in_unlabeled_order(unknown, "by_class")
+    with pytest.raises(ValueError, match="y_unlabeled"):
+        dataclasses.replace(data, y_unlabeled=data.y_unlabeled[:5])
 
 
 @pytest.mark.parametrize(

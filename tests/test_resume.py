@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from adgm_tf import callbacks, train
+from adgm_tf import callbacks, datasets, train
 from adgm_tf.configs import checks, moons
 from adgm_tf.workdir import finished_epochs
 
@@ -146,6 +146,7 @@ def test_unknown_non_finite_policy_is_refused(tmp_path):
     (dict(beta=-0.1), "beta must be non-negative"),
     (dict(on_non_finite="ignore"), "on_non_finite must be"),
     (dict(dtype_policy="float16"), "dtype_policy must be"),
+    (dict(unlabeled_order="random"), "unlabeled_order must be one of"),
 ])
 def test_impossible_config_values_are_refused_before_work(tmp_path, overrides, message):
     config = _tiny_moons()
@@ -155,3 +156,22 @@ def test_impossible_config_values_are_refused_before_work(tmp_path, overrides, m
     with pytest.raises(ValueError, match=message):
         train.train_and_evaluate(config, str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_unlabeled_order_by_class_reaches_the_input_pipeline(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def recording(x_labeled, y_labeled, x_unlabeled, **kwargs):
+        seen.update(x_unlabeled=x_unlabeled, shuffle=kwargs["shuffle_unlabeled"])
+        return real(x_labeled, y_labeled, x_unlabeled, **kwargs)
+
+    real = train.semi_supervised_dataset
+    monkeypatch.setattr(train, "semi_supervised_dataset", recording)
+    config = _tiny_moons(unlabeled_order="by_class")
+    train.train_and_evaluate(config, str(tmp_path))
+    assert "unlabeled by_class" in capsys.readouterr().out
+    assert seen["shuffle"] is False
+    data = datasets.load(config.dataset, config.data)
+    np.testing.assert_array_equal(seen["x_unlabeled"],
+                                  data.x_unlabeled[np.argsort(data.y_unlabeled, kind="stable")])
+    assert len(_history(tmp_path)) == 1

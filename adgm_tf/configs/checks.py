@@ -13,6 +13,7 @@ import ml_collections
 
 from adgm_tf import distribute
 from adgm_tf.callbacks import NON_FINITE_POLICIES
+from adgm_tf.datasets import UNLABELED_ORDERS
 from adgm_tf.models import BATCH_NORM_STATS
 from adgm_tf.speed import AUTO
 from adgm_tf.workdir import CHECKPOINT_DIR, WEIGHTS_FILE
@@ -29,7 +30,16 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
 
 # Keys added to the configs after runs were started, with the value that leaves the run as
 # it was: a workdir whose config.json lacks one resumes when the new config keeps it.
-ADDED_KEYS = {"a_free_bits": 0.0}
+ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": "shuffled"}
+
+
+# key: (the value where a config lacks it, the values it may take)
+CHOICES = {
+    "on_non_finite": ("stop", NON_FINITE_POLICIES),
+    "dtype_policy": ("float32", DTYPE_POLICIES + (AUTO,)),
+    "batch_norm_stats": ("unlabeled", BATCH_NORM_STATS),
+    "unlabeled_order": ("shuffled", UNLABELED_ORDERS),
+}
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -42,15 +52,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for key in positive:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
+    for key, (default, choices) in CHOICES.items():
+        if config.get(key, default) not in choices:
+            problems.append(f"{key} must be one of {choices}, got {config[key]!r}")
     for key in ("threads", "beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
                 "elementwise_clipvalue", "x_var_floor", "a_free_bits"):
         if key in config and config[key] is not None and not config[key] >= 0:
             problems.append(f"{key} must be non-negative, got {config[key]}")
-    if config.get("on_non_finite", "stop") not in NON_FINITE_POLICIES:
-        problems.append(f"on_non_finite must be 'stop' or 'rollback', got {config.on_non_finite!r}")
-    if config.get("dtype_policy", "float32") not in DTYPE_POLICIES + (AUTO,):
-        problems.append(f"dtype_policy must be one of {DTYPE_POLICIES + (AUTO,)}, got "
-                        f"{config.dtype_policy!r}")
     if (config.get("eval_predict_samples") or 0) > (config.get("num_predict_samples") or 0):
         problems.append(f"eval_predict_samples ({config.eval_predict_samples}) must not exceed "
                         f"num_predict_samples ({config.num_predict_samples})")
@@ -70,9 +78,6 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if (config.get("logical_cpus") or 0) < 0:
         problems.append(f"logical_cpus must be 0 (no split) or positive, got "
                         f"{config.logical_cpus}")
-    if config.get("batch_norm_stats", "unlabeled") not in BATCH_NORM_STATS:
-        problems.append(f"batch_norm_stats must be one of {BATCH_NORM_STATS}, got "
-                        f"{config.batch_norm_stats!r}")
     if problems:
         raise ValueError("Impossible config: " + "; ".join(problems) + ".")
 

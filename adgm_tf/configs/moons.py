@@ -55,6 +55,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.learning_rate = 3e-3  # Adam
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 6  # labeled examples per step: all of them
+    config.unlabeled_order = "shuffled"  # reshuffled every epoch | "by_class" (datasets)
     config.num_epochs = 30
     config.eval_batch_size = 1000
     config.eval_every_epochs = 1  # in-training evaluation every this many epochs
