@@ -87,8 +87,8 @@ def figure(found, path=RUNS.parent / "mnist_200_epochs_study.png"):
 
 def main():
     found = curves()
-    print("| run | " + " | ".join(f"epoch {e}" for e in EPOCHS) + " | last epoch | "
-          "`a` after it: spread / var; error a at mean / a noise |")
+    print("| run | " + " | ".join(f"epoch {e}" for e in EPOCHS) + " | last evaluated epoch | "
+          "`a` after the last epoch trained: spread / var; error a at mean / a noise |")
     print("|---" * (len(EPOCHS) + 3) + "|")
     print("| authors' ADGM log | " + " | ".join(
         f"{100 * AUTHORS_LOG[e]:.2f}%" if e in AUTHORS_LOG else "" for e in EPOCHS) + " | 1000 | - |")
