@@ -210,7 +210,7 @@ def _checked_inputs(x_labeled, y_labeled, x_unlabeled, batch_size, num_classes, 
 
 
 def _training_steps(x_labeled, y_labeled, x_unlabeled, batch_size, labeled_batch_size, seed,
-                    binarize, first_epoch, preprocess, shuffle_unlabeled=True) -> tf.data.Dataset:
+                    binarize, first_epoch, preprocess, shuffle_unlabeled) -> tf.data.Dataset:
     """The dataset of `semi_supervised_dataset` from checked arrays."""
     steps = len(x_unlabeled) // batch_size
     labeled_rounds = -(-steps * labeled_batch_size // len(x_labeled))  # ceil

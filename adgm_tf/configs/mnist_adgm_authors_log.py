@@ -9,9 +9,9 @@ alpha = 1200 (beta = 2), Adam 3e-4 with the learning rate x0.75 every 200 epochs
 epochs; and from the code that wrote it (ml-lab/auxiliary-deep-generative-models,
 data_preparation/mnist.py), the unlabeled set in class order, never reshuffled
 (`unlabeled_order="by_class"`: nearly every unlabeled batch holds one digit, the digits in the
-same order every epoch). What the log does not give stays as `mnist_adgm` (global-norm clipping at 5, the
-weight prior, small initial Gaussian heads); the authors' code drew hidden kernels
-Glorot-normal with ReLU gain, as here. Ten samples make a step about ten times the cost of
+same order every epoch). What the log does not give stays as `mnist_adgm` (global-norm
+clipping at 5, the weight prior, small initial Gaussian heads); the authors' code drew hidden
+kernels Glorot-normal with ReLU gain, as here. Ten samples make a step about ten times the cost of
 `mnist_adgm`'s (BENCHMARKS.md).
 """
 
