@@ -246,8 +246,10 @@ def small_norb(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
     )
 
 
-# config.unlabeled_order: how training takes the unlabeled set (`in_unlabeled_order`)
+# config.unlabeled_order: how training takes the unlabeled set (`in_unlabeled_order`); the
+# first is the value where a config lacks the key
 UNLABELED_ORDERS = ("shuffled", "by_class")
+DEFAULT_UNLABELED_ORDER = UNLABELED_ORDERS[0]
 
 
 def in_unlabeled_order(data: SemiSupervisedData, order: str) -> tuple[SemiSupervisedData, bool]:

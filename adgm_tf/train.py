@@ -132,7 +132,7 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     distribute.check_divisible(strategy, batch_size=config.batch_size,
                                labeled_batch_size=config.labeled_batch_size)
     data, shuffle_unlabeled = datasets.in_unlabeled_order(
-        datasets.load(config.dataset, config.data), config.get("unlabeled_order", "shuffled"))
+        datasets.load(config.dataset, config.data), _unlabeled_order(config))
     if config.likelihood and config.likelihood != data.likelihood:  # the data's is checked
         check_support(data.x_test, config.likelihood, f"{config.dataset}'s test set")
     steps_per_epoch = _steps_per_epoch(config, len(data.x_unlabeled))
@@ -184,6 +184,11 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
     return metrics
 
 
+def _unlabeled_order(config: ml_collections.ConfigDict) -> str:
+    """config.unlabeled_order, or the default where an older config lacks it."""
+    return config.get("unlabeled_order", datasets.DEFAULT_UNLABELED_ORDER)
+
+
 def _steps_per_epoch(config: ml_collections.ConfigDict, num_unlabeled: int) -> int:
     """An epoch's steps (one pass over the unlabeled examples), refused unless
     steps_per_execution divides them."""
@@ -209,7 +214,7 @@ def _semi_supervised_rows(config, data, model, steps_per_epoch: int) -> list[tup
         ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
                      f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
                      f"Adam {config.learning_rate:g}, beta {config.beta:g}, unlabeled "
-                     f"{config.get('unlabeled_order', 'shuffled')}"),
+                     f"{_unlabeled_order(config)}"),
     ]
 
 

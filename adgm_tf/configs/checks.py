@@ -13,7 +13,7 @@ import ml_collections
 
 from adgm_tf import distribute
 from adgm_tf.callbacks import NON_FINITE_POLICIES
-from adgm_tf.datasets import UNLABELED_ORDERS
+from adgm_tf.datasets import DEFAULT_UNLABELED_ORDER, UNLABELED_ORDERS
 from adgm_tf.models import BATCH_NORM_STATS
 from adgm_tf.speed import AUTO
 from adgm_tf.workdir import CHECKPOINT_DIR, WEIGHTS_FILE
@@ -30,7 +30,7 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
 
 # Keys added to the configs after runs were started, with the value that leaves the run as
 # it was: a workdir whose config.json lacks one resumes when the new config keeps it.
-ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": "shuffled"}
+ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER}
 
 
 # key: (the value where a config lacks it, the values it may take)
@@ -38,7 +38,7 @@ CHOICES = {
     "on_non_finite": ("stop", NON_FINITE_POLICIES),
     "dtype_policy": ("float32", DTYPE_POLICIES + (AUTO,)),
     "batch_norm_stats": ("unlabeled", BATCH_NORM_STATS),
-    "unlabeled_order": ("shuffled", UNLABELED_ORDERS),
+    "unlabeled_order": (DEFAULT_UNLABELED_ORDER, UNLABELED_ORDERS),
 }
 
 
