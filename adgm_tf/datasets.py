@@ -64,13 +64,31 @@ class SemiSupervisedData:
         return int(self.x_labeled.shape[1])
 
 
-def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int) -> np.ndarray:
+# data.label_draw: how `draw_labeled` picks the labeled examples; the first is the value where
+# a config lacks the key
+LABEL_DRAWS = ("choice", "authors")
+DEFAULT_LABEL_DRAW = LABEL_DRAWS[0]
+
+
+def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int,
+                 how: str = DEFAULT_LABEL_DRAW) -> np.ndarray:
     """Indices of `per_class` examples of every class, drawn without replacement.
+
+    how: "choice": numpy's Generator(seed) chooses each class's examples in turn. "authors":
+    the draw of the authors' code (ml-lab/auxiliary-deep-generative-models,
+    data_preparation/mnist.py, `_create_semi_supervised`): one legacy RandomState(seed)
+    shuffles the positions of each class's examples in turn, classes 0, 1, ..., and the first
+    `per_class` are taken. RandomState's stream is fixed across numpy versions, so with MNIST's
+    60,000 training images in file order (their train + validation pickles, in that order,
+    are the idx file's rows) and seed 123456 these are the labels behind the authors' ADGM log.
 
     Returns:
       [per_class * num_classes] indices into y, grouped by class, reproducible from `seed`.
     """
-    rng = np.random.default_rng(seed)
+    if how not in LABEL_DRAWS:
+        raise ValueError(f"label_draw must be one of {LABEL_DRAWS}; got {how!r}.")
+    generator = np.random.default_rng(seed) if how == "choice" else None
+    random_state = np.random.RandomState(seed) if how == "authors" else None
     picks = []
     for k in range(num_classes):
         members = np.flatnonzero(y == k)
@@ -78,7 +96,12 @@ def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int) -> 
             raise ValueError(
                 f"Class {k} has {len(members)} examples; cannot draw {per_class} labels from it."
             )
-        picks.append(rng.choice(members, size=per_class, replace=False))
+        if generator is not None:
+            picks.append(generator.choice(members, size=per_class, replace=False))
+        else:
+            positions = np.arange(len(members))
+            random_state.shuffle(positions)
+            picks.append(members[positions[:per_class]])
     return np.concatenate(picks)
 
 
@@ -138,7 +161,8 @@ def mnist_digits(cfg: ml_collections.ConfigDict) -> SemiSupervisedData:
     Config keys: data_dir (None: $ADGM_TF_DATA_DIR, else tensorflow-datasets), check_md5,
     labels_per_class, min_pixel_std (keep the pixels whose std over the training set exceeds
     it: 0.1 gives the paper's 444 inputs, 0 keeps all 784), num_train and num_test (None for
-    all; a slice for quick runs), seed (the label draw).
+    all; a slice for quick runs), seed and label_draw (the label draw, `draw_labeled`; a config
+    without label_draw draws by "choice").
     The unlabeled set is every training image, the labeled ones included; images are grey
     levels in [0, 1] (binarisation happens per step in the input pipeline).
     """
@@ -166,7 +190,8 @@ def _idx_images(cfg: ml_collections.ConfigDict, spec: mnist.IdxSet) -> SemiSuper
                 f"data.min_pixel_std={cfg.min_pixel_std} drops every pixel of {spec.title}; use "
                 "0.1 (MNIST: the paper's 444 pixels) or 0 (all 784)."
             )
-    idx = draw_labeled(y, cfg.labels_per_class, 10, cfg.seed)
+    idx = draw_labeled(y, cfg.labels_per_class, 10, cfg.seed,
+                       cfg.get("label_draw", DEFAULT_LABEL_DRAW))
     select = (lambda v: v[:, keep]) if keep is not None else (lambda v: v)
     return SemiSupervisedData(
         x_labeled=select(x[idx]),

@@ -114,6 +114,25 @@ def test_draw_labeled_is_balanced_seeded_and_reproducible():
         datasets.draw_labeled(y, 26, 4, seed=0)
 
 
+def test_authors_label_draw_is_their_codes():
+    # their data_preparation/mnist.py: one RandomState shuffles a Python list of each class's
+    # positions in turn, classes in order, and keeps the first per_class
+    y = np.array([2, 0, 1, 0, 2, 1, 1, 0, 2, 0, 1, 2, 0, 2, 1, 0])
+    rng = np.random.RandomState(123456)
+    expected = []
+    for k in range(3):
+        members = np.flatnonzero(y == k)
+        positions = list(range(len(members)))
+        rng.shuffle(positions)
+        expected.extend(members[positions[:2]])
+    idx = datasets.draw_labeled(y, 2, 3, seed=123456, how="authors")
+    np.testing.assert_array_equal(idx, expected)
+    assert np.bincount(y[idx]).tolist() == [2, 2, 2]
+    assert not np.array_equal(idx, datasets.draw_labeled(y, 2, 3, seed=123456))
+    with pytest.raises(ValueError, match="label_draw must be one of"):
+        datasets.draw_labeled(y, 2, 3, seed=0, how="random")
+
+
 def _moons_config(**kw):
     cfg = dict(num_train=500, num_test=200, noise=0.1, labels_per_class=3,
                label_positions="spread", seed=0)

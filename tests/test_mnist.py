@@ -101,6 +101,21 @@ def test_label_draw_balanced_seeded(real_dir):
     assert full.input_dim == 784 and full.feature_indices is None
 
 
+# the labels of the authors' ADGM log: their draw with seed 123456 (pinned, so that a change of
+# numpy's RandomState stream would show)
+AUTHORS_LABELED_DIGIT_0 = [27407, 46227, 28855, 596, 5373, 14153, 37686, 6097, 1590, 56775]
+
+
+def test_authors_label_draw_on_mnist(real_dir):
+    x, y, _, _ = mnist.load_arrays(real_dir)
+    data = datasets.load("mnist", data_config(seed=123456, label_draw="authors",
+                                              min_pixel_std=0.0))
+    assert data.y_labeled.tolist() == np.repeat(np.arange(10), 10).tolist()
+    np.testing.assert_array_equal(data.x_labeled[:10], x[AUTHORS_LABELED_DIGIT_0])
+    drawn = datasets.load("mnist", data_config(seed=123456, min_pixel_std=0.0))
+    assert not np.array_equal(drawn.x_labeled, data.x_labeled)
+
+
 def test_binarised_steps():
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(400, 30)).astype(np.float32)

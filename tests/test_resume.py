@@ -158,6 +158,18 @@ def test_impossible_config_values_are_refused_before_work(tmp_path, overrides, m
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("label_draw, message", [
+    ("random", "data.label_draw must be one of"),
+    ("authors", "read by the .* loaders only"),  # moons draws its labels its own way
+])
+def test_impossible_label_draw_is_refused_before_work(tmp_path, label_draw, message):
+    config = _tiny_moons()
+    config.data.label_draw = label_draw
+    with pytest.raises(ValueError, match=message):
+        train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_unlabeled_order_by_class_reaches_the_input_pipeline(tmp_path, monkeypatch, capsys):
     seen = {}
 

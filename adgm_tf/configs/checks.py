@@ -13,7 +13,8 @@ import ml_collections
 
 from adgm_tf import distribute
 from adgm_tf.callbacks import NON_FINITE_POLICIES
-from adgm_tf.datasets import DEFAULT_UNLABELED_ORDER, UNLABELED_ORDERS
+from adgm_tf.datasets import (DEFAULT_LABEL_DRAW, DEFAULT_UNLABELED_ORDER, LABEL_DRAWS,
+                              UNLABELED_ORDERS)
 from adgm_tf.models import BATCH_NORM_STATS
 from adgm_tf.speed import AUTO
 from adgm_tf.workdir import CHECKPOINT_DIR, WEIGHTS_FILE
@@ -32,6 +33,9 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
 # it was: a workdir whose config.json lacks one resumes when the new config keeps it.
 ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER}
 
+
+# the loaders that read data.label_draw (`datasets.draw_labeled`)
+LABEL_DRAW_DATASETS = ("mnist", "fashion_mnist")
 
 # key: (the value where a config lacks it, the values it may take)
 CHOICES = {
@@ -55,6 +59,12 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for key, (default, choices) in CHOICES.items():
         if config.get(key, default) not in choices:
             problems.append(f"{key} must be one of {choices}, got {config[key]!r}")
+    label_draw = (config.get("data") or {}).get("label_draw", DEFAULT_LABEL_DRAW)
+    if label_draw not in LABEL_DRAWS:
+        problems.append(f"data.label_draw must be one of {LABEL_DRAWS}, got {label_draw!r}")
+    elif label_draw != DEFAULT_LABEL_DRAW and config.get("dataset") not in LABEL_DRAW_DATASETS:
+        problems.append(f"data.label_draw={label_draw!r} is read by the {LABEL_DRAW_DATASETS} "
+                        f"loaders only; {config.get('dataset')!r} draws its labels its own way")
     for key in ("threads", "beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
                 "elementwise_clipvalue", "x_var_floor", "a_free_bits"):
         if key in config and config[key] is not None and not config[key] >= 0:

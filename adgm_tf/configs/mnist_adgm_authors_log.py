@@ -6,13 +6,16 @@ The settings of that log (reproduction notes, "The authors' own training curves"
 `adgm_fixed_qa` model (p(a) = N(0, I), q(z|y,x), q(a|x) never trained), 784 inputs, 3 hidden
 layers of 500 in every network, no batch normalisation, 10 Monte Carlo samples,
 alpha = 1200 (beta = 2), Adam 3e-4 with the learning rate x0.75 every 200 epochs, 1000
-epochs; and from the code that wrote it (ml-lab/auxiliary-deep-generative-models,
-data_preparation/mnist.py), the unlabeled set in class order, never reshuffled
-(`unlabeled_order="by_class"`: nearly every unlabeled batch holds one digit, the digits in the
-same order every epoch). What the log does not give stays as `mnist_adgm` (global-norm
-clipping at 5, the weight prior, small initial Gaussian heads); the authors' code drew hidden
-kernels Glorot-normal with ReLU gain, as here. Ten samples make a step about ten times the cost of
-`mnist_adgm`'s (BENCHMARKS.md).
+epochs; and from the code that wrote it (ml-lab/auxiliary-deep-generative-models, whose
+output/ folder holds the log): the unlabeled set in class order, never reshuffled
+(data_preparation/mnist.py; `unlabeled_order="by_class"`: nearly every unlabeled batch holds
+one digit, the digits in the same order every epoch), the 100 labels their draw gives with
+seed 123456 (`data.label_draw="authors"`, `datasets.draw_labeled`), gradients clipped to
+global norm 5 and then element-wise to +-1 (models/adgmssl.py), hidden kernels Glorot-normal
+with ReLU gain and Glorot heads (as `mnist_adgm_fixed_qa`), and the N(0, 1) weight prior
+divided by N as `mnist_adgm` (their 120,000 rows, labeled copies included, with batches of 200
+weigh it as our 1 / 60,000 with batches of 100 + 100). Ten samples make a step about ten
+times the cost of `mnist_adgm`'s (BENCHMARKS.md).
 """
 
 from adgm_tf.configs import mnist_adgm_fixed_qa
@@ -27,4 +30,7 @@ def get_config():
     config.num_samples = 10
     config.beta = 2.0  # alpha = 2 * 60,100 / 100 = 1202
     config.unlabeled_order = "by_class"  # as the authors' early code: no batch norm here
+    config.data.label_draw = "authors"  # their code's draw of the 100 labels ...
+    config.data.seed = 123456  # ... with their seed
+    config.elementwise_clipvalue = 1.0  # after the global norm 5, as their code
     return config
