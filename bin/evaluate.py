@@ -2,7 +2,9 @@
 
 Prints and writes DIR/evaluation.json: the test error of q(y|x) (averaged over the config's
 num_predict_samples samples of a), the test bound -U(x), and the importance-weighted bound on
-log p(x) with --iw_samples samples (Burda et al., 2015).
+log p(x) with --iw_samples samples (Burda et al., 2015); and the error on the last 10,000
+unlabeled training images (`evaluation.unlabeled_error`: far below the test error, the run
+learned classes it was not given).
 """
 
 from adgm_tf import console

@@ -1,5 +1,6 @@
 """The MNIST loader: idx parsing, checksums, clear errors, the label draw and binarisation."""
 
+import dataclasses
 import gzip
 import importlib
 import os
@@ -10,10 +11,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from adgm_tf import datasets, mnist
+from adgm_tf import datasets, evaluation, mnist
 from adgm_tf.configs import checks, mnist_adgm
 from adgm_tf.input_pipeline import semi_supervised_dataset
-from adgm_tf.train import train_and_evaluate
+from adgm_tf.train import build_model, train_and_evaluate
 
 DATA_DIR = mnist.data_dir_from(None)
 
@@ -174,3 +175,19 @@ def test_every_mnist_config_is_possible_and_builds_its_model(name):
     model = train.build_model(config, _synthetic_data(input_dim, 200, 2))
     assert model.q_y.mlp.hidden_sizes == tuple(config.hidden_sizes)
     assert type(model).ARCHITECTURE == config.model
+
+
+def test_unlabeled_error_classifies_the_last_unlabeled_images(monkeypatch):
+    from adgm_tf.benchmark import _synthetic_data
+
+    config = mnist_adgm.get_config()
+    config.hidden_sizes, config.a_dim, config.z_dim = (16,), 4, 4
+    data = _synthetic_data(444, 40, 2)
+    model = build_model(config, data)
+    assert evaluation.unlabeled_error(model, data) == {}  # the data set gives no classes
+    y = np.argmax(model.predict_on_batch(data.x_unlabeled), axis=-1)  # all right ...
+    y[[-1, -3, -5]] = (y[[-1, -3, -5]] + 1) % 10  # ... but 3 of the last 7
+    monkeypatch.setattr(evaluation, "UNLABELED_CHECKED", 7)
+    result = evaluation.unlabeled_error(model, dataclasses.replace(data, y_unlabeled=y),
+                                        batch_size=3)
+    assert result == {"unlabeled_error": pytest.approx(3 / 7), "num_unlabeled_checked": 7}

@@ -117,6 +117,8 @@ def test_script_runs(script, args, tmp_path, request):
                 assert np.isfinite(evaluation[key]), key
             assert evaluation["a_posterior_var"] > 0 and evaluation["a_mean_spread"] >= 0
             assert 0 <= evaluation["error_a_noise"] <= 1 and evaluation["a_kl"] >= 0
+            assert evaluation["num_unlabeled_checked"] == 300  # the whole slice
+            assert 0 <= evaluation["unlabeled_error"] <= 1
         else:
             for name in ("analogies.png", "class_samples.png", "kl_per_unit.png",
                          "pca_a.png", "test_error.png", "test_error_minutes.png"):
