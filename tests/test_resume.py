@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from adgm_tf import callbacks, datasets, train
-from adgm_tf.configs import checks, moons
-from adgm_tf.workdir import finished_epochs
+from adgm_tf.configs import checks, mnist_adgm, moons
+from adgm_tf.workdir import WEIGHTS_FILE, finished_epochs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -91,11 +91,23 @@ def test_a_finished_run_continues_when_given_more_epochs(tmp_path):
     # a run started before a config key existed resumes where the key keeps its neutral value
     saved = json.loads((tmp_path / "config.json").read_text())
     for key in checks.ADDED_KEYS:
-        del saved[key]
+        saved.pop(key, None)  # the moons config has no data.label_draw
     (tmp_path / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="a_free_bits=0.0 there but 0.5 here"):
         train.train_and_evaluate(_tiny_moons(num_epochs=3, a_free_bits=0.5), str(tmp_path))
     assert train.train_and_evaluate(_tiny_moons(num_epochs=3), str(tmp_path))["epochs"] == 3
+
+
+def test_an_older_mnist_workdir_without_a_label_draw_resumes(tmp_path):
+    config = mnist_adgm.get_config()
+    saved = json.loads(config.to_json_best_effort())
+    del saved["data"]["label_draw"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"")  # a run was started there
+    checks.check_workdir(config, str(tmp_path))  # its draw was the neutral "choice"
+    config.data.label_draw = "authors"
+    with pytest.raises(ValueError, match="holds a different run.*'label_draw': 'authors'"):
+        checks.check_workdir(config, str(tmp_path))
 
 
 def _guarded_model(tmp_path, policy):

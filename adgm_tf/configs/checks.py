@@ -29,9 +29,11 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
                   "eval_predict_samples")
 
 
-# Keys added to the configs after runs were started, with the value that leaves the run as
-# it was: a workdir whose config.json lacks one resumes when the new config keeps it.
-ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER}
+# Keys added to the configs after runs were started (a dot names a section's key), with the
+# value that leaves the run as it was: a workdir whose config.json lacks one resumes when the
+# new config keeps it.
+ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER,
+              "data.label_draw": DEFAULT_LABEL_DRAW}
 
 
 # the loaders that read data.label_draw (`datasets.draw_labeled`)
@@ -92,6 +94,19 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError("Impossible config: " + "; ".join(problems) + ".")
 
 
+def _with_added_keys(config: dict) -> dict:
+    """A config.json's dict with each of `ADDED_KEYS` it lacks at its neutral value (a run
+    started before a key existed had that value)."""
+    filled = json.loads(json.dumps(config))
+    for dotted, value in ADDED_KEYS.items():
+        *sections, key = dotted.split(".")
+        node = filled
+        for section in sections:
+            node = node.setdefault(section, {})
+        node.setdefault(key, value)
+    return filled
+
+
 def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
     """Refuses a workdir whose unfinished or finished run used a different config."""
     path = os.path.join(workdir, "config.json")
@@ -102,8 +117,7 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
     with open(path) as f:
         old = json.load(f)
     new = json.loads(config.to_json_best_effort())
-    # a run started before a key existed had its neutral value
-    old, new = {**ADDED_KEYS, **old}, {**ADDED_KEYS, **new}
+    old, new = _with_added_keys(old), _with_added_keys(new)
     diffs = [f"{k}={old.get(k)!r} there but {new.get(k)!r} here"
              for k in sorted(set(old) | set(new))
              if k not in RESUMABLE_KEYS and old.get(k) != new.get(k)]

@@ -61,7 +61,8 @@ def _data() -> ml_collections.ConfigDict:
             num_train=config_dict.placeholder(int),  # None: all 60,000 (a slice for tests)
             num_test=config_dict.placeholder(int),  # None: all 10,000
             binarize=True,  # Bernoulli-sample the training images at every step
-            seed=0,  # the label draw
+            seed=0,  # the label draw ...
+            label_draw="choice",  # ... by datasets.draw_labeled: or "authors", their code's
         )
     )
 

@@ -6,8 +6,12 @@ earlier 1-sample runs to epoch 200.
     python docs/runs/long200/curves.py
 
 Each run NAME here has NAME/history.csv (bin/train.py, evaluated every 5 epochs) and, once it
-reached its last epoch, NAME/evaluation.json (bin/evaluate.py). Runs still going show their
-last evaluated epoch; their rows grow as the runs are resumed from their checkpoints.
+reached its last epoch, NAME/evaluation.json (bin/evaluate.py); NAME/evaluation_epochN.json
+are `bin/evaluate.py --output=evaluation_epochN.json` on the weights after epoch N. Runs
+still going show their last evaluated epoch; their rows grow as the runs are resumed from
+their checkpoints. The figure's second panel: the error on unlabeled training images
+(`unlabeled_error`) over the test error, ours from the evaluations, the authors' from their
+log's per-epoch validation column (../authors_log_1000/errors.csv).
 """
 
 import csv
@@ -31,6 +35,28 @@ REFERENCE_RUNS = {
     "mnist_sdgm, 1 sample": RUNS / "long" / "sdgm_200.csv",
     "authors' log settings, 10 samples (earlier commit)": RUNS / "authors_log" / "history.csv",
 }
+
+
+AUTHORS_PER_EPOCH = RUNS / "authors_log_1000" / "errors.csv"
+
+
+def authors_per_epoch() -> dict[int, tuple[float, float]]:
+    """{epoch: (1-sample test error, 1-sample error on their validation images)}."""
+    return {int(r["epoch"]): (float(r["test_error"]), float(r["valid_error"]))
+            for r in csv.DictReader(AUTHORS_PER_EPOCH.open())}
+
+
+def unlabeled_ratios(run: pathlib.Path) -> dict[int, float]:
+    """{epoch: unlabeled_error / test_error} from the run's evaluations."""
+    found = {}
+    for path in run.glob("evaluation*.json"):
+        e = json.loads(path.read_text())
+        if "unlabeled_error" not in e:
+            continue
+        suffix = path.stem.removeprefix("evaluation").removeprefix("_epoch")
+        epoch = int(suffix) if suffix else len(list(csv.DictReader((run / "history.csv").open())))
+        found[epoch] = e["unlabeled_error"] / e["test_error"]
+    return dict(sorted(found.items()))
 
 
 def errors(history: pathlib.Path) -> dict[int, float]:
@@ -70,16 +96,28 @@ def figure(found, path=RUNS.parent / "mnist_200_epochs_study.png"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, (ax, ratio) = plt.subplots(1, 2, figsize=(13, 5), width_ratios=(3, 2))
     ax.semilogy(list(AUTHORS_LOG), [100 * v for v in AUTHORS_LOG.values()], "ko--",
                 label="authors' ADGM log, 10 samples")
+    per_epoch = authors_per_epoch()
+    ax.semilogy(list(per_epoch), [100 * v for _, v in per_epoch.values()], color="0.6",
+                lw=0.8, label="authors' log: their validation images (unlabeled set), 1 sample")
+    ratio.semilogy(list(per_epoch), [v / t for t, v in per_epoch.values()], color="0.6",
+                   lw=0.8, label="authors' log (validation / test, 1 sample)")
     for name, curve in found.items():
         style = "-" if "this study" in name else ":"
-        ax.semilogy(list(curve), [100 * v for v in curve.values()], style, label=name)
+        line, = ax.semilogy(list(curve), [100 * v for v in curve.values()], style, label=name)
+        ratios = unlabeled_ratios(HERE / name.removesuffix(" (this study)"))
+        if "this study" in name and ratios:
+            ratio.semilogy(list(ratios), list(ratios.values()), "o", color=line.get_color(),
+                           label=name)
     ax.set(xlabel="epoch", ylabel="test error (%)", xlim=(0, 205),
            title="MNIST, 100 labels: 200 epochs")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ratio.set(xlabel="epoch", ylabel="error on unlabeled training images / test error",
+              xlim=(0, 1000), title="Does a run know its unlabeled images' classes?")
+    for a in (ax, ratio):
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
@@ -97,6 +135,9 @@ def main():
         run = HERE / name.removesuffix(" (this study)")
         usage = a_usage(run) if "this study" in name else "-"
         print(f"| {name} | " + " | ".join(cells) + f" | {max(curve, default=0)} | {usage} |")
+    print("\nunlabeled_error / test_error by epoch:", {
+        name: unlabeled_ratios(HERE / name.removesuffix(" (this study)"))
+        for name in found if "this study" in name})
     print(figure(found))
 
 
