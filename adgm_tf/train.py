@@ -204,6 +204,9 @@ def _steps_per_epoch(config: ml_collections.ConfigDict, num_unlabeled: int) -> i
 
 def _semi_supervised_rows(config, data, model, steps_per_epoch: int) -> list[tuple[str, str]]:
     """The model, data and training lines of the run's summary (`print_run`)."""
+    order = _unlabeled_order(config)
+    if order == "by_class":
+        order += " (the order carries the unlabeled images' classes: no semi-supervised result)"
     return [
         ("model", f"{type(model).__name__} ({config.model}), {config.likelihood or data.likelihood} "
                   f"likelihood, hidden {tuple(config.hidden_sizes)}, dim(a) {config.a_dim}, "
@@ -213,8 +216,7 @@ def _semi_supervised_rows(config, data, model, steps_per_epoch: int) -> list[tup
                  f"{data.num_classes} classes"),
         ("training", f"{config.num_epochs} epochs of {steps_per_epoch} steps, batches of "
                      f"{config.labeled_batch_size} labeled + {config.batch_size} unlabeled, "
-                     f"Adam {config.learning_rate:g}, beta {config.beta:g}, unlabeled "
-                     f"{_unlabeled_order(config)}"),
+                     f"Adam {config.learning_rate:g}, beta {config.beta:g}, unlabeled {order}"),
     ]
 
 

@@ -42,8 +42,10 @@ The authors' further details (../shared/reference/reproduction-notes.md), weighe
   as in the paper's Fig. 5; each sample multiplies the step time.
 - 784 inputs (the authors' run): OFF, data.min_pixel_std = 0.1 gives the paper's 444.
 - the unlabeled set in class order, never reshuffled (unlabeled_order="by_class"), as the
-  authors' early ADGM code took it: OFF, reshuffled every epoch ("shuffled"); with batch
-  normalisation a one-class batch would give its statistics the class.
+  authors' early ADGM code took it: OFF, reshuffled every epoch ("shuffled"). The order
+  carries the unlabeled images' classes (their log ends up classifying its unlabeled
+  validation images far better than test images, BENCHMARKS.md), and with batch
+  normalisation a one-class batch would also give its statistics the class.
 """
 
 import ml_collections

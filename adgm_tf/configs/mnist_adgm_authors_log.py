@@ -9,13 +9,15 @@ alpha = 1200 (beta = 2), Adam 3e-4 with the learning rate x0.75 every 200 epochs
 epochs; and from the code that wrote it (ml-lab/auxiliary-deep-generative-models, whose
 output/ folder holds the log): the unlabeled set in class order, never reshuffled
 (data_preparation/mnist.py; `unlabeled_order="by_class"`: nearly every unlabeled batch holds
-one digit, the digits in the same order every epoch), the 100 labels their draw gives with
-seed 123456 (`data.label_draw="authors"`, `datasets.draw_labeled`), gradients clipped to
-global norm 5 and then element-wise to +-1 (models/adgmssl.py), hidden kernels Glorot-normal
-with ReLU gain and Glorot heads (as `mnist_adgm_fixed_qa`), and the N(0, 1) weight prior
-divided by N as `mnist_adgm` (their 120,000 rows, labeled copies included, with batches of 200
-weigh it as our 1 / 60,000 with batches of 100 + 100). Ten samples make a step about ten
-times the cost of `mnist_adgm`'s (BENCHMARKS.md).
+one digit, the digits in the same order every epoch: an order that carries the classes of
+the unlabeled images, so that a run with it is no 100-label result, BENCHMARKS.md), the 100
+labels their draw gives with seed 123456 (`data.label_draw="authors"`,
+`datasets.draw_labeled`), gradients clipped to global norm 5 and then element-wise to +-1
+(models/adgmssl.py), hidden kernels Glorot-normal with ReLU gain and Glorot heads (as
+`mnist_adgm_fixed_qa`), and the N(0, 1) weight prior divided by N as `mnist_adgm` (their
+120,000 rows, labeled copies included, with batches of 200 weigh it as our 1 / 60,000 with
+batches of 100 + 100). Ten samples make a step about ten times the cost of `mnist_adgm`'s
+(BENCHMARKS.md).
 """
 
 from adgm_tf.configs import mnist_adgm_fixed_qa
