@@ -46,8 +46,8 @@ def authors_per_epoch() -> dict[int, tuple[float, float]]:
             for r in csv.DictReader(AUTHORS_PER_EPOCH.open())}
 
 
-def unlabeled_ratios(run: pathlib.Path) -> dict[int, float]:
-    """{epoch: unlabeled_error / test_error} from the run's evaluations."""
+def unlabeled_errors(run: pathlib.Path) -> dict[int, tuple[float, float]]:
+    """{epoch: (test_error, unlabeled_error)} from the run's evaluations."""
     found = {}
     for path in run.glob("evaluation*.json"):
         e = json.loads(path.read_text())
@@ -55,8 +55,13 @@ def unlabeled_ratios(run: pathlib.Path) -> dict[int, float]:
             continue
         suffix = path.stem.removeprefix("evaluation").removeprefix("_epoch")
         epoch = int(suffix) if suffix else len(list(csv.DictReader((run / "history.csv").open())))
-        found[epoch] = e["unlabeled_error"] / e["test_error"]
+        found[epoch] = (e["test_error"], e["unlabeled_error"])
     return dict(sorted(found.items()))
+
+
+def unlabeled_ratios(run: pathlib.Path) -> dict[int, float]:
+    """{epoch: unlabeled_error / test_error} from the run's evaluations."""
+    return {epoch: u / t for epoch, (t, u) in unlabeled_errors(run).items()}
 
 
 def errors(history: pathlib.Path) -> dict[int, float]:
@@ -135,9 +140,13 @@ def main():
         run = HERE / name.removesuffix(" (this study)")
         usage = a_usage(run) if "this study" in name else "-"
         print(f"| {name} | " + " | ".join(cells) + f" | {max(curve, default=0)} | {usage} |")
-    print("\nunlabeled_error / test_error by epoch:", {
-        name: unlabeled_ratios(HERE / name.removesuffix(" (this study)"))
-        for name in found if "this study" in name})
+    print("\n| run | epoch | test error | error on the last 10,000 unlabeled images | ratio |")
+    print("|---|---|---|---|---|")
+    for name in found:
+        if "this study" in name:
+            for epoch, (t, u) in unlabeled_errors(HERE / name.removesuffix(" (this study)")).items():
+                print(f"| {name.removesuffix(' (this study)')} | {epoch} | {100 * t:.2f}% | "
+                      f"{100 * u:.2f}% | {u / t:.2f} |")
     print(figure(found))
 
 
