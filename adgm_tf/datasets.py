@@ -87,8 +87,12 @@ def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int,
     """
     if how not in LABEL_DRAWS:
         raise ValueError(f"label_draw must be one of {LABEL_DRAWS}; got {how!r}.")
-    generator = np.random.default_rng(seed) if how == "choice" else None
-    random_state = np.random.RandomState(seed) if how == "authors" else None
+    if how == "choice":
+        generator = np.random.default_rng(seed)
+        pick = lambda members: generator.choice(members, size=per_class, replace=False)
+    else:  # RandomState.permutation: arange, then the legacy shuffle
+        random_state = np.random.RandomState(seed)
+        pick = lambda members: members[random_state.permutation(len(members))[:per_class]]
     picks = []
     for k in range(num_classes):
         members = np.flatnonzero(y == k)
@@ -96,12 +100,7 @@ def draw_labeled(y: np.ndarray, per_class: int, num_classes: int, seed: int,
             raise ValueError(
                 f"Class {k} has {len(members)} examples; cannot draw {per_class} labels from it."
             )
-        if generator is not None:
-            picks.append(generator.choice(members, size=per_class, replace=False))
-        else:
-            positions = np.arange(len(members))
-            random_state.shuffle(positions)
-            picks.append(members[positions[:per_class]])
+        picks.append(pick(members))
     return np.concatenate(picks)
 
 

@@ -39,13 +39,22 @@ ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER,
 # the loaders that read data.label_draw (`datasets.draw_labeled`)
 LABEL_DRAW_DATASETS = ("mnist", "fashion_mnist")
 
-# key: (the value where a config lacks it, the values it may take)
+# key (a dot names a section's key): (the value where a config lacks it, the values it may take)
 CHOICES = {
     "on_non_finite": ("stop", NON_FINITE_POLICIES),
     "dtype_policy": ("float32", DTYPE_POLICIES + (AUTO,)),
     "batch_norm_stats": ("unlabeled", BATCH_NORM_STATS),
     "unlabeled_order": (DEFAULT_UNLABELED_ORDER, UNLABELED_ORDERS),
+    "data.label_draw": (DEFAULT_LABEL_DRAW, LABEL_DRAWS),
 }
+
+
+def _lookup(config, dotted: str, default):
+    """config[dotted] (a dot names a section's key), or `default` where a section lacks it."""
+    *sections, key = dotted.split(".")
+    for section in sections:
+        config = config.get(section) or {}
+    return config.get(key, default)
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -59,12 +68,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         if key in config and config[key] is not None and not config[key] > 0:
             problems.append(f"{key} must be positive, got {config[key]}")
     for key, (default, choices) in CHOICES.items():
-        if config.get(key, default) not in choices:
-            problems.append(f"{key} must be one of {choices}, got {config[key]!r}")
-    label_draw = (config.get("data") or {}).get("label_draw", DEFAULT_LABEL_DRAW)
-    if label_draw not in LABEL_DRAWS:
-        problems.append(f"data.label_draw must be one of {LABEL_DRAWS}, got {label_draw!r}")
-    elif label_draw != DEFAULT_LABEL_DRAW and config.get("dataset") not in LABEL_DRAW_DATASETS:
+        if (value := _lookup(config, key, default)) not in choices:
+            problems.append(f"{key} must be one of {choices}, got {value!r}")
+    label_draw = _lookup(config, "data.label_draw", DEFAULT_LABEL_DRAW)
+    if label_draw in LABEL_DRAWS[1:] and config.get("dataset") not in LABEL_DRAW_DATASETS:
         problems.append(f"data.label_draw={label_draw!r} is read by the {LABEL_DRAW_DATASETS} "
                         f"loaders only; {config.get('dataset')!r} draws its labels its own way")
     for key in ("threads", "beta", "kl_warmup_epochs", "weight_prior", "global_clipnorm",
