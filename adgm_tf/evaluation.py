@@ -53,13 +53,24 @@ def misclassified(model: DeepGenerativeModel, x, y: np.ndarray) -> np.ndarray:
     return np.argmax(model.predict_on_batch(x), axis=-1) != y
 
 
+# images per call of the model in evaluation
+EVAL_BATCH_SIZE = 500
+
+
+def _check_counts(**counts: int) -> None:
+    """A ValueError naming each count that is not a positive integer (before any work)."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
 # how many unlabeled training images `unlabeled_error` classifies: MNIST's last 10,000, the
 # authors' validation split (the "valid" column of their logs)
 UNLABELED_CHECKED = 10_000
 
 
 def unlabeled_error(model: DeepGenerativeModel, data: datasets.SemiSupervisedData,
-                    batch_size: int = 500) -> dict[str, float]:
+                    batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
     """The error of q(y|x) on the last `UNLABELED_CHECKED` unlabeled training images (in the
     loaded order), whose classes training never sees; {} where the data set does not give them.
 
@@ -69,6 +80,7 @@ def unlabeled_error(model: DeepGenerativeModel, data: datasets.SemiSupervisedDat
     (`unlabeled_order="by_class"`), for one. The labeled images among them (MNIST: about 17
     of the 10,000) are left in: too few to move it.
     """
+    _check_counts(batch_size=batch_size)
     if data.y_unlabeled is None:
         return {}
     x, y = data.x_unlabeled[-UNLABELED_CHECKED:], data.y_unlabeled[-UNLABELED_CHECKED:]
@@ -84,7 +96,7 @@ def evaluate(
     y: np.ndarray,
     bound_samples: int = 1,
     iw_samples: int = 10,
-    batch_size: int = 500,
+    batch_size: int = EVAL_BATCH_SIZE,
     seed: int = 0,
 ) -> dict[str, float]:
     """Test error of q(y|x), the bound -U(x), the importance-weighted bound on log p(x), and
@@ -98,6 +110,7 @@ def evaluate(
     `batch_size` images instead of the moving averages (`*_batch_stats`; the moving averages
     are left as they are).
     """
+    _check_counts(bound_samples=bound_samples, iw_samples=iw_samples, batch_size=batch_size)
     binary = model.likelihood == "bernoulli"
     batch_norm = model.options.batch_norm
     wrong, results = [], {}
@@ -190,10 +203,12 @@ def class_samples_figure(model: DeepGenerativeModel, data, samples: np.ndarray, 
 
 
 def evaluate_workdir(workdir: str, dtype_policy: str | None = None,
-                     **kwargs: Any) -> dict[str, float]:
+                     batch_size: int = EVAL_BATCH_SIZE, **kwargs: Any) -> dict[str, float]:
     """`evaluate` on the test set of the run in `workdir` (in `dtype_policy` if given), and
     `unlabeled_error` on its unlabeled training images."""
+    _check_counts(batch_size=batch_size, **{k: v for k, v in kwargs.items()
+                                            if k in ("bound_samples", "iw_samples")})
     _, data, model = load_trained(workdir, dtype_policy)
-    result = evaluate(model, data.x_test, data.y_test, **kwargs)
-    result.update(unlabeled_error(model, data, kwargs.get("batch_size", 500)))
+    result = evaluate(model, data.x_test, data.y_test, batch_size=batch_size, **kwargs)
+    result.update(unlabeled_error(model, data, batch_size))
     return result

@@ -23,7 +23,8 @@ from adgm_tf.workdir import write_json
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory of a run of bin/train.py.")
 _IW_SAMPLES = flags.DEFINE_integer("iw_samples", 10, "Samples of the importance-weighted bound.")
 _BOUND_SAMPLES = flags.DEFINE_integer("bound_samples", 1, "Monte Carlo samples of -U(x).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 500, "Test examples per batch.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", evaluation.EVAL_BATCH_SIZE,
+                                    "Images per call of the model.")
 _DTYPE_POLICY = flags.DEFINE_enum(
     "dtype_policy", None, list(DTYPE_POLICIES),
     "Evaluate in this precision instead of the run's (e.g. to measure bf16's effect).")

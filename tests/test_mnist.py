@@ -191,3 +191,22 @@ def test_unlabeled_error_classifies_the_last_unlabeled_images(monkeypatch):
     result = evaluation.unlabeled_error(model, dataclasses.replace(data, y_unlabeled=y),
                                         batch_size=3)
     assert result == {"unlabeled_error": pytest.approx(3 / 7), "num_unlabeled_checked": 7}
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda model, data: evaluation.unlabeled_error(model, data, batch_size=0), "batch_size"),
+    (lambda model, data: evaluation.evaluate(model, data.x_test, data.y_test, iw_samples=0),
+     "iw_samples"),
+    (lambda model, data: evaluation.evaluate(model, data.x_test, data.y_test, bound_samples=2.5),
+     "bound_samples"),
+    (lambda model, data: evaluation.evaluate_workdir("/nonexistent", batch_size=-1), "batch_size"),
+])
+def test_evaluation_refuses_counts_that_are_not_positive_integers(call, message):
+    from adgm_tf.benchmark import _synthetic_data
+
+    config = mnist_adgm.get_config()
+    config.hidden_sizes, config.a_dim, config.z_dim = (16,), 4, 4
+    data = _synthetic_data(444, 40, 2)
+    # evaluate_workdir refuses before it looks for the run (no FileNotFoundError)
+    with pytest.raises(ValueError, match=rf"{message} must be a positive integer"):
+        call(build_model(config, data), data)
