@@ -39,6 +39,9 @@ REFERENCE_RUNS = {
 
 AUTHORS_PER_EPOCH = RUNS / "authors_log_1000" / "errors.csv"
 
+# Twins: the same command but for the unlabeled order (class-ordered, reshuffled every epoch).
+ORDER_TWINS = (("authors_1s_by_class", "authors_1s_shuffled"),)
+
 
 def authors_per_epoch() -> dict[int, tuple[float, float]]:
     """{epoch: (1-sample test error, 1-sample error on their validation images)}."""
@@ -147,6 +150,18 @@ def main():
             for epoch, (t, u) in unlabeled_errors(HERE / name.removesuffix(" (this study)")).items():
                 print(f"| {name.removesuffix(' (this study)')} | {epoch} | {100 * t:.2f}% | "
                       f"{100 * u:.2f}% | {u / t:.2f} |")
+    for by_class, shuffled in ORDER_TWINS:
+        ordered, reshuffled = unlabeled_errors(HERE / by_class), unlabeled_errors(HERE / shuffled)
+        both = sorted(set(ordered) & set(reshuffled))
+        if not both:
+            continue
+        print(f"\n| epoch | {by_class}: test / unlabeled (ratio) | "
+              f"{shuffled}: test / unlabeled (ratio) |")
+        print("|---|---|---|")
+        for epoch in both:
+            cells = [f"{100 * t:.2f}% / {100 * u:.2f}% ({u / t:.2f})"
+                     for t, u in (ordered[epoch], reshuffled[epoch])]
+            print(f"| {epoch} | " + " | ".join(cells) + " |")
     print(figure(found))
 
 
