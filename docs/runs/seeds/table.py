@@ -50,6 +50,11 @@ def cell(values, percent=True, digits=2):
     return text
 
 
+def natural(name):
+    """Sort key that puts wu10 before wu50 before wu200."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
     import matplotlib
     matplotlib.use("Agg")
@@ -81,7 +86,7 @@ def main():
     print("| variant | seeds | " + " | ".join(f"epoch {e}" for e in EPOCHS)
           + " | spread of E[a\\|x] / var q(a\\|x) | error, a at mean / a noise | KL of a |")
     print("|---" * (len(EPOCHS) + 5) + "|")
-    for name, seeds in sorted(runs().items()):
+    for name, seeds in sorted(runs().items(), key=lambda item: natural(item[0])):
         errors = [[s[0].get(e) for s in seeds.values()] for e in EPOCHS]
         finals = [s[1] or {} for s in seeds.values()]
         spread = cell([f.get("a_mean_spread") for f in finals], False, 5)
