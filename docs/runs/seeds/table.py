@@ -1,6 +1,7 @@
 """Prints the seed study's table (BENCHMARKS.md) from the runs' files in this folder, and draws
-docs/study_auxiliary_usage.png: per run and epoch, the spread of E[a|x] across test images
-over the variance of q(a|x), and the test-error cost of noise in place of `a`.
+docs/study_auxiliary_usage.png: per run and epoch (a colour per variant, a line style per
+seed), the spread of E[a|x] across test images over the variance of q(a|x), and the
+test-error cost of noise in place of `a`.
 
     python docs/runs/seeds/table.py
 
@@ -61,22 +62,27 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for history in sorted(HERE.glob("*_s*/history.csv")):
+    colours = {}  # one colour per variant, one line style per seed
+    for history in sorted(HERE.glob("*_s*/history.csv"), key=lambda h: natural(h.parent.name)):
         rows = list(csv.DictReader(history.open()))
         if not rows or float(rows[0].get("a_posterior_var") or 0) == 0:
             continue  # no stochastic `a` (M2, the deterministic-`a` ADGM)
+        name, seed = re.fullmatch(r"(.+)_s(\d+)", history.parent.name).groups()
+        style = dict(color=colours.setdefault(name, f"C{len(colours) % 10}"),
+                     ls=("-", "--", ":", "-.")[int(seed) % 4],
+                     label=name if int(seed) == 0 else None)
         epochs = [int(r["epoch"]) + 1 for r in rows]
         ratio = [float(r["a_mean_spread"]) / float(r["a_posterior_var"]) for r in rows]
         cost = [100 * (float(r["val_error_a_noise"]) - float(r["val_error_a_mean"])) for r in rows]
-        axes[0].semilogy(epochs, ratio, label=history.parent.name)
-        axes[1].plot(epochs, cost, label=history.parent.name)
+        axes[0].semilogy(epochs, ratio, **style)
+        axes[1].plot(epochs, cost, **style)
     axes[0].axhline(0.1, color="grey", ls="--", lw=1)
     axes[0].set(xlabel="epoch", ylabel="spread of E[a|x] / var q(a|x)",
                 title="does a vary with x? (dashed: the issue's 0.1)")
     axes[1].axhline(1.0, color="grey", ls="--", lw=1)
     axes[1].set(xlabel="epoch", ylabel="error with a as noise - with a at its mean (points)",
                 title="is a read? (2,000 test images; dashed: 1 point)")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, title="seed 0 solid, 1 dashed, 2 dotted", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
