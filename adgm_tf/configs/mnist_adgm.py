@@ -21,7 +21,7 @@ variance 0.034; noise in place of `a` costs 9.5 points) but reach the same error
 epoch 200 against 3.92%, and cost the bound the 30 nats of KL that p(a|y,z) cannot predict.
 A KL warm-up of `a` and `z` (kl_warmup_epochs, as the moons, SVHN and NORB use) stays off:
 over 10, 50 or 200 epochs it took the mean error after epoch 20 to 31%, 74% and 87% (200:
-one seed), as q(y|x) merged whole digits while `z` was cheap.
+one seed): the classes the model formed while the weight was small merged whole digits.
 
 The paper's recipe, followed here: 2 x 500 hidden units, dim(a) = dim(z) = 100, the
 benchmark generative model p(a|z,y) p(x|z,y) (Sec. 3: `p_a_inputs`), Adam 3e-4 (0.9,

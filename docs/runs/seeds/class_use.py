@@ -1,6 +1,10 @@
 """How the study's runs spread their predictions over the ten classes after epoch 20: the mean
 entropy of q(y|x) over the test images, the mean of its largest probability, and how many of
-the 10,000 test images each class is predicted for (argmax of q(y|x), 10 samples of `a`).
+the 10,000 test images each class is predicted for (argmax of q(y|x), 10 samples of `a`);
+and whether the generative model still tells the classes apart: the bound L(x, k) of each
+image with each class k (inference mode, 10 samples of `a` and `z`), its spread across the
+classes (standard deviation over k, mean over the images, nats) and the error of
+argmax_k L(x, k) (the class under which the model explains the image best).
 
     python docs/runs/seeds/class_use.py runs/seeds/wu50_s0 runs/seeds/adgm_s0 ...
 
@@ -11,16 +15,30 @@ stay in runs/, so this reads the machine that trained them).
 import sys
 
 import numpy as np
+import tensorflow as tf
 
 from adgm_tf import evaluation
 
 SAMPLES = 10
+BATCH = 100
+
+
+def class_bounds(model, x):
+    """L(x, k) for every image and class, [N, K]: the mean over SAMPLES of log w."""
+    bounds = []
+    for start in range(0, len(x), BATCH):
+        batch = tf.constant(x[start:start + BATCH])
+        noise = model._noise(batch, SAMPLES, model.num_classes)
+        log_w, _ = model.unlabeled_terms(batch, noise, training=False, update_stats=False)
+        bounds.append(tf.reduce_mean(log_w, axis=1).numpy().T)  # [K, S, B] -> [B, K]
+    return np.concatenate(bounds)
 
 
 def main(workdirs):
     print("| run | mean entropy of q(y\\|x) (nats; uniform 2.30) | mean largest probability "
-          "| test images predicted per class 0-9 | classes never predicted | test error |")
-    print("|---|---|---|---|---|---|")
+          "| test images predicted per class 0-9 | classes never predicted | test error "
+          "| spread of L(x, k) over k (nats) | error of argmax_k L(x, k) |")
+    print("|---" * 8 + "|")
     for workdir in workdirs:
         _, data, model = evaluation.load_trained(workdir)
         probs = np.asarray(model.class_probabilities(data.x_test, num_samples=SAMPLES))
@@ -28,8 +46,11 @@ def main(workdirs):
         predicted = probs.argmax(axis=1)
         counts = np.bincount(predicted, minlength=probs.shape[1])
         error = np.mean(predicted != data.y_test)
+        bounds = class_bounds(model, data.x_test)
+        bound_error = np.mean(bounds.argmax(axis=1) != data.y_test)
         print(f"| {workdir.rstrip('/').split('/')[-1]} | {entropy:.3f} | {probs.max(axis=1).mean():.3f} "
-              f"| {' '.join(map(str, counts))} | {int(np.sum(counts == 0))} | {100 * error:.2f}% |")
+              f"| {' '.join(map(str, counts))} | {int(np.sum(counts == 0))} | {100 * error:.2f}% "
+              f"| {bounds.std(axis=1).mean():.2f} | {100 * bound_error:.2f}% |")
 
 
 if __name__ == "__main__":
