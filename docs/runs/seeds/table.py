@@ -23,16 +23,22 @@ HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS = (5, 10, 15, 20)
 
 
+def variant_and_seed(run):
+    """("wu50", 2) for the run folder "wu50_s2"."""
+    name, seed = re.fullmatch(r"(.+)_s(\d+)", run).groups()
+    return name, int(seed)
+
+
 def runs():
     variants = defaultdict(dict)
     for history in sorted(HERE.glob("*_s*/history.csv")):
-        name, seed = re.fullmatch(r"(.+)_s(\d+)", history.parent.name).groups()
+        name, seed = variant_and_seed(history.parent.name)
         rows = list(csv.DictReader(history.open()))
         errors = {int(r["epoch"]) + 1: float(r["val_error"]) for r in rows
                   if r.get("val_error") not in (None, "", "nan")}
         evaluation = history.parent / "evaluation.json"
         final = json.loads(evaluation.read_text()) if evaluation.exists() else None
-        variants[name][int(seed)] = (errors, final)
+        variants[name][seed] = (errors, final)
     return variants
 
 
@@ -67,10 +73,9 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
         rows = list(csv.DictReader(history.open()))
         if not rows or float(rows[0].get("a_posterior_var") or 0) == 0:
             continue  # no stochastic `a` (M2, the deterministic-`a` ADGM)
-        name, seed = re.fullmatch(r"(.+)_s(\d+)", history.parent.name).groups()
+        name, seed = variant_and_seed(history.parent.name)
         style = dict(color=colours.setdefault(name, f"C{len(colours) % 10}"),
-                     ls=("-", "--", ":", "-.")[int(seed) % 4],
-                     label=name if int(seed) == 0 else None)
+                     ls=("-", "--", ":", "-.")[seed % 4], label=name if seed == 0 else None)
         epochs = [int(r["epoch"]) + 1 for r in rows]
         ratio = [float(r["a_mean_spread"]) / float(r["a_posterior_var"]) for r in rows]
         cost = [100 * (float(r["val_error_a_noise"]) - float(r["val_error_a_mean"])) for r in rows]
