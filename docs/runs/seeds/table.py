@@ -8,7 +8,8 @@ test-error cost of noise in place of `a`.
 Each run NAME_sSEED has NAME_sSEED/history.csv (bin/train.py) and, when it finished,
 evaluation.json (bin/evaluate.py, 10,000 test images). A variant's row gives the mean and the
 spread (min-max) over its seeds of the test error at epochs 5, 10, 15, 20 and of the `a`
-diagnostics after epoch 20; runs still going show their last evaluated epoch.
+diagnostics after epoch 20; runs still going show their last evaluated epoch. A second table
+gives each variant's error after epoch 20 minus the control's on the same seeds.
 """
 
 import csv
@@ -21,6 +22,7 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS = (5, 10, 15, 20)
+LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))  # seeds 0, 1, 2, 3, 4
 
 
 def variant_and_seed(run):
@@ -57,6 +59,25 @@ def cell(values, percent=True, digits=2):
     return text
 
 
+def paired(variants, control="adgm", epoch=EPOCHS[-1]):
+    """Each variant against the control on the seeds both ran (seed s: the same 100 labels and
+    the same initial draw): the per-seed difference in test error at `epoch`, its mean and
+    range in points, and on how many of those seeds the variant is ahead."""
+    base = {s: errors.get(epoch) for s, (errors, _) in variants[control].items()}
+    print(f"\n| variant | seeds shared with {control} | test error at epoch {epoch} minus "
+          f"{control}'s: mean (min to max), points | seeds where it is ahead |")
+    print("|---|---|---|---|")
+    for name, seeds in sorted(variants.items(), key=lambda item: natural(item[0])):
+        shared = [s for s in sorted(seeds)
+                  if name != control and base.get(s) is not None and epoch in seeds[s][0]]
+        if not shared:
+            continue
+        diffs = 100 * np.array([seeds[s][0][epoch] - base[s] for s in shared])
+        print(f"| {name} | {','.join(map(str, shared))} | {diffs.mean():+.2f} "
+              f"({diffs.min():+.2f} to {diffs.max():+.2f}) | {int((diffs < 0).sum())} of "
+              f"{len(shared)} |")
+
+
 def natural(name):
     """Sort key that puts wu10 before wu50 before wu200."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
@@ -75,7 +96,7 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
             continue  # no stochastic `a` (M2, the deterministic-`a` ADGM)
         name, seed = variant_and_seed(history.parent.name)
         style = dict(color=colours.setdefault(name, f"C{len(colours) % 10}"),
-                     ls=("-", "--", ":", "-.")[seed % 4], label=name if seed == 0 else None)
+                     ls=LINE_STYLES[seed % len(LINE_STYLES)], label=name if seed == 0 else None)
         epochs = [int(r["epoch"]) + 1 for r in rows]
         ratio = [float(r["a_mean_spread"]) / float(r["a_posterior_var"]) for r in rows]
         cost = [100 * (float(r["val_error_a_noise"]) - float(r["val_error_a_mean"])) for r in rows]
@@ -87,7 +108,7 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
     axes[1].axhline(1.0, color="grey", ls="--", lw=1)
     axes[1].set(xlabel="epoch", ylabel="error with a as noise - with a at its mean (points)",
                 title="is a read? (2,000 test images; dashed: 1 point)")
-    axes[1].legend(fontsize=7, title="seed 0 solid, 1 dashed, 2 dotted", title_fontsize=7)
+    axes[1].legend(fontsize=7, title="seed 0 solid, 1 dashed, 2 dotted, 3 dash-dot, 4 dash-dot-dot", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
@@ -97,7 +118,8 @@ def main():
     print("| variant | seeds | " + " | ".join(f"epoch {e}" for e in EPOCHS)
           + " | spread of E[a\\|x] / var q(a\\|x) | error, a at mean / a noise | KL of a |")
     print("|---" * (len(EPOCHS) + 5) + "|")
-    for name, seeds in sorted(runs().items(), key=lambda item: natural(item[0])):
+    variants = runs()
+    for name, seeds in sorted(variants.items(), key=lambda item: natural(item[0])):
         errors = [[s[0].get(e) for s in seeds.values()] for e in EPOCHS]
         finals = [s[1] or {} for s in seeds.values()]
         spread = cell([f.get("a_mean_spread") for f in finals], False, 5)
@@ -108,6 +130,7 @@ def main():
         print(f"| {name} | {','.join(map(str, sorted(seeds)))} | "
               + " | ".join(cell(e) for e in errors)
               + f" | {spread} / {var} | {mean} / {noise} | {kl} |")
+    paired(variants)
     print(figure())
 
 
