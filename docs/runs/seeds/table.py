@@ -61,16 +61,15 @@ def cell(values, percent=True, digits=2):
 
 def paired(variants, control="adgm", epoch=EPOCHS[-1]):
     """Each variant against the control on the seeds both ran (seed s: the same 100 labels and
-    the same initial draw): the per-seed difference in test error at `epoch`, its mean and
+    the same seed): the per-seed difference in test error at `epoch`, its mean and
     range in points, and on how many of those seeds the variant is ahead."""
     base = {s: errors.get(epoch) for s, (errors, _) in variants[control].items()}
     print(f"\n| variant | seeds shared with {control} | test error at epoch {epoch} minus "
           f"{control}'s: mean (min to max), points | seeds where it is ahead |")
     print("|---|---|---|---|")
     for name, seeds in sorted(variants.items(), key=lambda item: natural(item[0])):
-        shared = [s for s in sorted(seeds)
-                  if name != control and base.get(s) is not None and epoch in seeds[s][0]]
-        if not shared:
+        shared = [s for s in sorted(seeds) if base.get(s) is not None and epoch in seeds[s][0]]
+        if name == control or not shared:
             continue
         diffs = 100 * np.array([seeds[s][0][epoch] - base[s] for s in shared])
         print(f"| {name} | {','.join(map(str, shared))} | {diffs.mean():+.2f} "
@@ -108,7 +107,8 @@ def figure(path=HERE.parents[1] / "study_auxiliary_usage.png"):
     axes[1].axhline(1.0, color="grey", ls="--", lw=1)
     axes[1].set(xlabel="epoch", ylabel="error with a as noise - with a at its mean (points)",
                 title="is a read? (2,000 test images; dashed: 1 point)")
-    axes[1].legend(fontsize=7, title="seed 0 solid, 1 dashed, 2 dotted, 3 dash-dot, 4 dash-dot-dot", title_fontsize=7)
+    axes[1].legend(fontsize=7, title_fontsize=7,
+                   title="seed 0 solid, 1 dashed, 2 dotted, 3 dash-dot, 4 dash-dot-dot")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
