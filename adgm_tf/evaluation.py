@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from adgm_tf import bounds, datasets, latents, plots
+from adgm_tf import datasets, latents, plots
 from adgm_tf.latents import analogies, as_images, class_samples, kl_per_unit
 from adgm_tf.models import DeepGenerativeModel
 from adgm_tf.configs.checks import check_config
@@ -122,9 +122,8 @@ def evaluate(
         xb = tf.constant(x[start : start + batch_size])
         wrong.append(misclassified(model, xb, y[start : start + batch_size]))
         add("test_bound", model.unlabeled_bound(xb, num_samples=bound_samples, training=False))
-        noise = model._noise(xb, iw_samples, model.num_classes)
-        log_w, _ = model.unlabeled_terms(xb, noise, training=False)
-        add(f"test_iw_bound_{iw_samples}", bounds.importance_weighted_bound(log_w))
+        add(f"test_iw_bound_{iw_samples}",
+            model.importance_weighted_bound(xb, iw_samples, training=False))
         inputs = {"": xb}
         if binary:
             uniform = tf.random.stateless_uniform(tf.shape(xb), seed=(seed, start))

@@ -150,7 +150,8 @@ class DeepGenerativeModel(BuiltAtConstruction, ForwardPasses, keras.Model):
     `call(x)` returns q(y|x) [B, K]. `train_step` takes a dict with "x_labeled" [B_l, D],
     "y_labeled" [B_l] and "x_unlabeled" [B_u, D] (see `semi_supervised_dataset`);
     `test_step` takes (x, y). The forward passes (`auxiliary`, `log_weight`,
-    `labeled_terms`, `unlabeled_terms`, `unlabeled_bound`, `class_probabilities`) come
+    `labeled_terms`, `unlabeled_terms`, `unlabeled_bound`, `class_bounds`,
+    `importance_weighted_bound`, `class_probabilities`) come
     from `passes.ForwardPasses`.
     """
 

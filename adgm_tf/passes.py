@@ -179,6 +179,22 @@ class ForwardPasses:
         bound = bounds.unlabeled_bound(*terms[:2])
         return (bound, bounds.kl_per_unit(terms[2], terms[1])) if a_units else bound
 
+    def class_bounds(self, x, num_samples=None, training=None, update_stats=True):
+        """-L(x, k) for every image and class k, [B, K]: the labeled bound (eq. 12) of each
+        image with each class as its label, from the same samples of `a` for every class
+        (S = num_samples, default the model's num_samples). argmax_k says under which class
+        the generative model explains an image best."""
+        noise = self._noise(x, num_samples or self.num_samples, self.num_classes)
+        log_w, _ = self.unlabeled_terms(x, noise, training, update_stats)  # [K, S, B]
+        return bounds.labeled_bound(tf.transpose(log_w, [1, 2, 0]))
+
+    def importance_weighted_bound(self, x, num_samples: int, training=None):
+        """The importance-weighted bound on log p(x) with S = num_samples samples of `a` and
+        `z` and y enumerated (`bounds.importance_weighted_bound`), [B]."""
+        log_w, _ = self.unlabeled_terms(x, self._noise(x, num_samples, self.num_classes),
+                                        training=training)
+        return bounds.importance_weighted_bound(log_w)
+
     def class_probabilities(self, x, num_samples: int | None = None, training=None):
         """q(y|x) averaged over the first `num_samples` (default all) fixed samples of a."""
         x = tf.cast(x, tf.float32)

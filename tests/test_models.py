@@ -74,6 +74,36 @@ def test_enumeration_equals_labeled_weight_for_each_class(name):
     )
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_class_bounds_are_the_labeled_bound_under_each_class(name):
+    """class_bounds(x)[:, k] = -L(x, k) of labeled_terms with label k and the same noise."""
+    model = _model(name, num_samples=2)
+    x = _x()
+    step = int(model.noise_step.numpy())
+    got = model.class_bounds(x, num_samples=3, training=False)
+    assert got.shape == (4, 3)
+    model.noise_step.assign(step)
+    eps_a, eps_z = model._noise(x, 3, 3)
+    for k in range(3):
+        labeled, _ = model.labeled_terms(x, tf.fill([4], k), (eps_a, eps_z[k]), training=False)
+        np.testing.assert_allclose(got[:, k], labeled, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_importance_weighted_bound_is_above_the_bound_on_the_same_samples(name):
+    """log (1/S) sum_s sum_k w_ks >= (1/S) sum_s sum_k q(k|a_s,x) (log w_ks - log q(k|a_s,x))
+    (Jensen, twice) when both use the same samples; and it is log p(x)-sized, finite."""
+    model = _model(name)
+    x = _x(batch=6)
+    step = int(model.noise_step.numpy())
+    iw = model.importance_weighted_bound(x, 5, training=False)
+    model.noise_step.assign(step)
+    elbo = model.unlabeled_bound(x, num_samples=5, training=False)
+    assert iw.shape == (6,) and np.all(np.isfinite(iw))
+    assert np.all(iw.numpy() >= elbo.numpy() - 1e-4)
+    assert np.any(iw.numpy() > elbo.numpy() + 1e-3)
+
+
 def test_architectures_wire_the_paper_conditionals():
     adgm, sdgm = _model("adgm"), _model("sdgm")
     assert adgm.p_a.input_names == ("x", "y", "z") and adgm.p_x.input_names == ("y", "z")

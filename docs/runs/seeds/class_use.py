@@ -24,14 +24,11 @@ BATCH = 100
 
 
 def class_bounds(model, x):
-    """L(x, k) for every image and class, [N, K]: the mean over SAMPLES of log w."""
-    bounds = []
-    for start in range(0, len(x), BATCH):
-        batch = tf.constant(x[start:start + BATCH])
-        noise = model._noise(batch, SAMPLES, model.num_classes)
-        log_w, _ = model.unlabeled_terms(batch, noise, training=False, update_stats=False)
-        bounds.append(tf.reduce_mean(log_w, axis=1).numpy().T)  # [K, S, B] -> [B, K]
-    return np.concatenate(bounds)
+    """L(x, k) for every image and class, [N, K] (`class_bounds`, SAMPLES samples)."""
+    return np.concatenate([
+        model.class_bounds(tf.constant(x[start:start + BATCH]), SAMPLES, training=False,
+                           update_stats=False).numpy()
+        for start in range(0, len(x), BATCH)])
 
 
 def main(workdirs):
