@@ -165,6 +165,11 @@ class ForwardPasses:
                               [2, 0, 1])  # [K, S, B]
         return (log_w, log_qy, a_term) if a_units else (log_w, log_qy)
 
+    def _fresh_noise(self, x, num_samples=None):
+        """Fresh noise for unlabeled_terms: S = num_samples (default the model's num_samples)
+        samples of `a`, and of `z` under every class."""
+        return self._noise(x, num_samples or self.num_samples, self.num_classes)
+
     def unlabeled_bound(self, x, num_samples=None, training=None, noise=None,
                         update_stats=True, a_units=False):
         """-U(x), a lower bound on log p(x), per example [B]; with a_units also the batch's
@@ -174,7 +179,7 @@ class ForwardPasses:
         S = num_samples (default the model's num_samples). update_stats: see unlabeled_terms.
         """
         if noise is None:
-            noise = self._noise(x, num_samples or self.num_samples, self.num_classes)
+            noise = self._fresh_noise(x, num_samples)
         terms = self.unlabeled_terms(x, noise, training, update_stats, a_units=a_units)
         bound = bounds.unlabeled_bound(*terms[:2])
         return (bound, bounds.kl_per_unit(terms[2], terms[1])) if a_units else bound
@@ -184,15 +189,14 @@ class ForwardPasses:
         image with each class as its label, from the same samples of `a` for every class
         (S = num_samples, default the model's num_samples). argmax_k says under which class
         the generative model explains an image best."""
-        noise = self._noise(x, num_samples or self.num_samples, self.num_classes)
-        log_w, _ = self.unlabeled_terms(x, noise, training, update_stats)  # [K, S, B]
+        log_w, _ = self.unlabeled_terms(x, self._fresh_noise(x, num_samples), training,
+                                        update_stats)  # [K, S, B]
         return bounds.labeled_bound(tf.transpose(log_w, [1, 2, 0]))
 
     def importance_weighted_bound(self, x, num_samples: int, training=None):
         """The importance-weighted bound on log p(x) with S = num_samples samples of `a` and
         `z` and y enumerated (`bounds.importance_weighted_bound`), [B]."""
-        log_w, _ = self.unlabeled_terms(x, self._noise(x, num_samples, self.num_classes),
-                                        training=training)
+        log_w, _ = self.unlabeled_terms(x, self._fresh_noise(x, num_samples), training)
         return bounds.importance_weighted_bound(log_w)
 
     def class_probabilities(self, x, num_samples: int | None = None, training=None):
