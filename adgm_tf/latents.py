@@ -1,4 +1,5 @@
-"""What a trained model has learned, as arrays: analogies, class samples, KL per unit.
+"""What a trained model has learned, as arrays: analogies, class samples, KL per unit and
+per example.
 
 Used by `evaluation.figures` (the paper's Figs. 3, 4a) and by the TensorBoard summaries of
 training.
@@ -69,9 +70,11 @@ def class_samples(model: DeepGenerativeModel, rows: int, seed: int = 0) -> np.nd
     return np.transpose(out, (1, 0, 2))
 
 
-def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """Mean KL per unit over the examples (Fig. 4a): KL(q(z|a,y,x) || p(z)) and, where the
-    model has p(a|.), KL(q(a|x) || p(a|.)) with z ~ q(z|a,y,x) and a ~ q(a|x)."""
+def kl_per_example(model: DeepGenerativeModel, x: np.ndarray,
+                   y: np.ndarray) -> dict[str, np.ndarray]:
+    """Each example's KL per unit [N, units], under its class y, one sample of `a` and `z`:
+    KL(q(z|a,y,x) || p(z)) and, where the model has p(a|.) or p(a) = N(0, I),
+    KL(q(a|x) || p(a|.)) with a ~ q(a|x) and z ~ q(z|a,y,x)."""
     x = tf.constant(x)
     y_onehot = tf.one_hot(y, model.num_classes)
     eps_a, eps_z = model._noise(x, 1)
@@ -84,7 +87,12 @@ def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dic
         result["a"] = tfd.kl_divergence(q_a.distribution, model.p_a(v, training=False).distribution)
     elif model.prior_a is not None:  # p(a) = N(0, I)
         result["a"] = tfd.kl_divergence(q_a.distribution, model.prior_a.distribution)
-    return {k: np.mean(v.numpy(), axis=0) for k, v in result.items()}
+    return {k: v.numpy() for k, v in result.items()}
+
+
+def kl_per_unit(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean KL per unit over the examples (Fig. 4a): `kl_per_example` averaged, [units]."""
+    return {k: np.mean(v, axis=0) for k, v in kl_per_example(model, x, y).items()}
 
 
 def auxiliary_usage(model: DeepGenerativeModel, x: np.ndarray, y: np.ndarray,

@@ -457,3 +457,27 @@ def test_options_round_trip_through_the_keras_config():
     assert config["p_a_inputs"] == ("y", "z") and config["hidden_sizes"] == (8, 8)
     again = type(model).from_config(config)
     assert again.get_config() == config
+
+
+def test_kl_per_example_is_the_gaussian_kl_by_hand_and_averages_to_kl_per_unit():
+    """M2: each row is 0.5 (mu^2 + s^2 - 1) - log s of q(z|y,x), whatever the batch; ADGM:
+    one row per example for `a` and `z`, and their mean is `kl_per_unit` on the same noise."""
+    from adgm_tf import latents
+    m2 = _model("m2")
+    x, y = _x(batch=3).numpy(), np.array([0, 2, 1])
+    kl = latents.kl_per_example(m2, x, y)
+    q_z = m2.q_z({"x": tf.constant(x), "y": tf.one_hot(y, 3)})
+    mu, s = q_z.mean().numpy(), q_z.stddev().numpy()
+    np.testing.assert_allclose(kl["z"], 0.5 * (mu**2 + s**2 - 1) - np.log(s), rtol=1e-4, atol=1e-6)
+    assert set(kl) == {"z"}
+    np.testing.assert_allclose(latents.kl_per_example(m2, x[1:2], y[1:2])["z"], kl["z"][1:2],
+                               rtol=1e-5)
+    adgm = _model("adgm")
+    step = adgm.noise_step.numpy()
+    kl = latents.kl_per_example(adgm, x, y)
+    assert kl["a"].shape == (3, 3) and kl["z"].shape == (3, 2)
+    assert np.all(kl["a"] >= 0) and np.all(kl["z"] >= 0) and np.ptp(kl["a"].sum(-1)) > 0
+    adgm.noise_step.assign(step)
+    mean = latents.kl_per_unit(adgm, x, y)
+    for name in ("a", "z"):
+        np.testing.assert_allclose(mean[name], kl[name].mean(axis=0), rtol=1e-5)

@@ -3,8 +3,8 @@ the first N test images under their true classes, one sample of `z`; BENCHMARKS.
 
     python docs/runs/long200/a_kl_outliers.py WORKDIR [N]
 
-Prints the quantiles of each image's KL of `a` (`latents.kl_per_unit` on one image at a
-time, summed over the units) and the images above 200 nats with their class and q(y|x)'s.
+Prints the quantiles of each image's KL of `a` (`latents.kl_per_example`, summed over the
+units) and the images above 200 nats with their class and q(y|x)'s.
 """
 
 import sys
@@ -17,8 +17,7 @@ from adgm_tf import evaluation, latents
 def main(workdir: str, num_images: int = 2000) -> None:
     _, data, model = evaluation.load_trained(workdir)
     x, y = data.x_test[:num_images], data.y_test[:num_images]
-    kl = np.array([latents.kl_per_unit(model, x[i:i + 1], y[i:i + 1])["a"].sum()
-                   for i in range(num_images)])
+    kl = latents.kl_per_example(model, x, y)["a"].sum(axis=-1)
     predicted = np.argmax(model.class_probabilities(x).numpy(), axis=-1)
     print(f"{num_images} test images, KL of a (nats): mean {kl.mean():.1f}, median "
           f"{np.median(kl):.1f}, 99th percentile {np.quantile(kl, 0.99):.1f}, max {kl.max():.1f}")
