@@ -6,7 +6,7 @@ import tensorflow as tf
 import keras
 
 import adgm_tf
-from adgm_tf import bounds
+from adgm_tf import bounds, latents
 from adgm_tf.callbacks import KLWarmup
 from adgm_tf.architectures import ARCHITECTURES
 from adgm_tf.models import MODELS, DeepGenerativeModel
@@ -462,7 +462,6 @@ def test_options_round_trip_through_the_keras_config():
 def test_kl_per_example_is_the_gaussian_kl_by_hand_and_averages_to_kl_per_unit():
     """M2: each row is 0.5 (mu^2 + s^2 - 1) - log s of q(z|y,x), whatever the batch; ADGM:
     one row per example for `a` and `z`, and their mean is `kl_per_unit` on the same noise."""
-    from adgm_tf import latents
     m2 = _model("m2")
     x, y = _x(batch=3).numpy(), np.array([0, 2, 1])
     kl = latents.kl_per_example(m2, x, y)
