@@ -172,8 +172,11 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
         "test_error": float(final["error"]),
         "test_bound": float(final["bound"]),
         "epochs": len(history.get("epoch", [])),
-        "train_wall_time_s": round(wall, 1),
+        "train_wall_time_s": round(wall, 1),  # this invocation's, from its resumed epoch on
         "seconds_per_epoch": round(wall / max(1, config.num_epochs - resumed_at), 3),
+        "resumed_after_epoch": resumed_at,
+        # every epoch's time in history.csv, those of earlier invocations of a resumed run too
+        "epoch_time_total_s": round(float(np.nansum(history.get("epoch_time_s", []))), 1),
         "speed": {k: config.get(k) for k in ("dtype_policy", "threads", "steps_per_execution",
                                              "eval_every_epochs", "jit_compile")},
     }

@@ -80,10 +80,17 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path, sig):
 
 
 def test_a_finished_run_continues_when_given_more_epochs(tmp_path):
-    train.train_and_evaluate(_tiny_moons(num_epochs=1), str(tmp_path))
+    first = train.train_and_evaluate(_tiny_moons(num_epochs=1), str(tmp_path))
     metrics = train.train_and_evaluate(_tiny_moons(num_epochs=2), str(tmp_path))
-    assert [int(r["epoch"]) for r in _history(tmp_path)] == [0, 1]
+    history = _history(tmp_path)
+    assert [int(r["epoch"]) for r in history] == [0, 1]
     assert metrics["epochs"] == 2
+    # the wall time is this invocation's; the epochs' total counts the first invocation's too
+    assert (first["resumed_after_epoch"], metrics["resumed_after_epoch"]) == (0, 1)
+    assert first["epoch_time_total_s"] == pytest.approx(float(history[0]["epoch_time_s"]), abs=0.1)
+    assert metrics["epoch_time_total_s"] == pytest.approx(
+        first["epoch_time_total_s"] + float(history[1]["epoch_time_s"]), abs=0.1)
+    assert metrics["epoch_time_total_s"] > float(history[1]["epoch_time_s"]) > 0
     with pytest.raises(ValueError, match="model='adgm' there but 'm2' here"):
         train.train_and_evaluate(_tiny_moons(num_epochs=3, model="m2"), str(tmp_path))
     with pytest.raises(ValueError, match="holds a different run.*hidden_sizes"):
