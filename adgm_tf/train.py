@@ -166,25 +166,31 @@ def train_semi_supervised(config: ml_collections.ConfigDict, workdir: str,
                          validation_freq=validation_epochs(config.num_epochs, every))
     model.eval_predict_samples = None
     final = model.evaluate(test, return_dict=True, verbose=0)
-    metrics = {
-        "model": config.model,
-        "dataset": config.dataset,
-        "test_error": float(final["error"]),
-        "test_bound": float(final["bound"]),
-        "epochs": len(history.get("epoch", [])),
-        "train_wall_time_s": round(wall, 1),  # this invocation's, from its resumed epoch on
-        "seconds_per_epoch": round(wall / max(1, config.num_epochs - resumed_at), 3),
-        "resumed_after_epoch": resumed_at,
-        # every epoch's time in history.csv, those of earlier invocations of a resumed run too
-        "epoch_time_total_s": round(float(np.nansum(history.get("epoch_time_s", []))), 1),
-        "speed": {k: config.get(k) for k in ("dtype_policy", "threads", "steps_per_execution",
-                                             "eval_every_epochs", "jit_compile")},
-    }
+    metrics = _run_metrics(config, final, history, wall, resumed_at)
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     _semi_supervised_figures(model, data, history, workdir)
     export_saved_model(model, os.path.join(workdir, "saved_model"), data.feature_indices,
                        data.raw_input_dim)
     return metrics
+
+
+def _run_metrics(config: ml_collections.ConfigDict, final: dict[str, Any],
+                 history: dict[str, list[float]], wall: float, resumed_at: int) -> dict[str, Any]:
+    """metrics.json: the final evaluation and the run's time, this invocation's (from its
+    resumed epoch on) and every epoch's in history.csv (earlier invocations too)."""
+    return {
+        "model": config.model,
+        "dataset": config.dataset,
+        "test_error": float(final["error"]),
+        "test_bound": float(final["bound"]),
+        "epochs": len(history.get("epoch", [])),
+        "train_wall_time_s": round(wall, 1),
+        "seconds_per_epoch": round(wall / max(1, config.num_epochs - resumed_at), 3),
+        "resumed_after_epoch": resumed_at,
+        "epoch_time_total_s": round(float(np.nansum(history.get("epoch_time_s", []))), 1),
+        "speed": {k: config.get(k) for k in ("dtype_policy", "threads", "steps_per_execution",
+                                             "eval_every_epochs", "jit_compile")},
+    }
 
 
 def _unlabeled_order(config: ml_collections.ConfigDict) -> str:
