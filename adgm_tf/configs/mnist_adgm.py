@@ -51,7 +51,7 @@ The authors' further details (../shared/reference/reproduction-notes.md), weighe
   the paper's Fig. 5; each sample multiplies the step time. With free bits 0.5 and 10
   samples (one seed, BENCHMARKS.md) this model was ahead by up to 1.5 points in the first
   15 epochs, within 0.45 points either way from epoch 20 on, and reached 3.93% after 200
-  epochs against 3.91% with 1 sample, for 8.1 times the step time.
+  epochs against 3.91% with 1 sample, for 8.1 times the step time (2-core Intel Xeon, idle).
 - 784 inputs (the authors' run): OFF, data.min_pixel_std = 0.1 gives the paper's 444.
 - the unlabeled set in class order, never reshuffled (unlabeled_order="by_class"), as the
   authors' early ADGM code took it: OFF, reshuffled every epoch ("shuffled"). The order
