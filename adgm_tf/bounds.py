@@ -61,6 +61,21 @@ def unlabeled_bound(log_w: tf.Tensor, log_qy: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reduce_sum(qy * (log_w - log_qy), axis=0), axis=0)
 
 
+def authors_sample_layout(log_w: tf.Tensor) -> tf.Tensor:
+    """log w [K, S, B] rearranged as the authors' early ADGM code read it before its mean over
+    the samples in the unlabeled bound (ml-lab/auxiliary-deep-generative-models,
+    models/adgmssl.py, every commit: `lb_u.reshape((n_y, samples, 1, bs_u))`, on rows that
+    their sampling layers lay out image by image with the samples inner).
+
+    Entry [k, s, b] is log w of image (s B + b) // S, sample (s B + b) % S: with S > 1 the
+    "mean over samples" of image b is the mean over S different images of its batch (b // S,
+    B / S + b // S, ...), one sample each, and every S consecutive images get the same
+    row. In a batch of one digit that mean is the digit's average bound under each class.
+    With S = 1 log w is unchanged. For reproducing their log only (BENCHMARKS.md).
+    """
+    return tf.reshape(tf.transpose(log_w, [0, 2, 1]), tf.shape(log_w))
+
+
 def classification_log_likelihood(log_qy_labeled: tf.Tensor) -> tf.Tensor:
     """log E_q(a|x)[q(y|a,x)] of the observed label, estimated inside the log.
 

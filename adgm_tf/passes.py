@@ -171,17 +171,24 @@ class ForwardPasses:
         return self._noise(x, num_samples or self.num_samples, self.num_classes)
 
     def unlabeled_bound(self, x, num_samples=None, training=None, noise=None,
-                        update_stats=True, a_units=False):
+                        update_stats=True, a_units=False, sample_layout="per_image"):
         """-U(x), a lower bound on log p(x), per example [B]; with a_units also the batch's
         mean KL of each unit of `a`, weighted by q(y|a,x) over the classes [n_a].
 
         noise: (eps_a [S, B, n_a], eps_z [K, S, B, n_z]) to use; default fresh noise with
         S = num_samples (default the model's num_samples). update_stats: see unlabeled_terms.
+        sample_layout="authors": log w's samples read as the authors' early code read them
+        (`bounds.authors_sample_layout`; then not a bound of each image).
         """
         if noise is None:
             noise = self._fresh_noise(x, num_samples)
         terms = self.unlabeled_terms(x, noise, training, update_stats, a_units=a_units)
-        bound = bounds.unlabeled_bound(*terms[:2])
+        log_w = terms[0]
+        if sample_layout == "authors":
+            log_w = bounds.authors_sample_layout(log_w)
+        elif sample_layout != "per_image":
+            raise ValueError(f"Unknown sample_layout {sample_layout!r}.")
+        bound = bounds.unlabeled_bound(log_w, terms[1])
         return (bound, bounds.kl_per_unit(terms[2], terms[1])) if a_units else bound
 
     def class_bounds(self, x, num_samples=None, training=None, update_stats=True):

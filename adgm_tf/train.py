@@ -63,6 +63,7 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
         init=config.get("init", "glorot_uniform"),
         weight_prior=config.get("weight_prior", 0.0),
         a_free_bits=config.get("a_free_bits") or 0.0,
+        unlabeled_sample_layout=config.get("unlabeled_sample_layout", "per_image"),
         seed=config.seed,
         dtype=config.get("dtype_policy", "float32"),
     )

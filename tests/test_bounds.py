@@ -22,6 +22,31 @@ def test_labeled_bound_averages_samples():
     np.testing.assert_allclose(bounds.labeled_bound(log_w), [-2.0, -3.0])
 
 
+def test_authors_sample_layout_mixes_images_as_their_reshape_did():
+    # K=1, S=2, B=4, log w[0, s, b] = 10 b + s. Their rows run (b=0,s=0), (0,1), (1,0), ...
+    # and are read as [S, B]: sample row 0 holds images 0, 0, 1, 1; row 1 images 2, 2, 3, 3.
+    log_w = tf.constant([[[10.0 * b + s for b in range(4)] for s in range(2)]])
+    got = bounds.authors_sample_layout(log_w).numpy()
+    np.testing.assert_array_equal(got, [[[0, 1, 10, 11], [20, 21, 30, 31]]])
+    # the "mean over samples" of image 0 is the mean of images 0 and 2 (one sample each)
+    np.testing.assert_allclose(got.mean(axis=1), [[10, 11, 20, 21]])
+
+
+def test_authors_sample_layout_matches_their_numpy_reshape():
+    # Their lb_u: rows (class, image, sample), sample inner; then
+    # lb_u.reshape((n_y, samples, 1, bs_u)).transpose(3, 1, 2, 0).mean(axis=(1, 2)) -> [B, K].
+    K, S, B = 3, 10, 100
+    per_image = np.random.default_rng(0).normal(size=(K, B, S))  # log w of (k, b, s)
+    theirs = per_image.reshape(K, S, 1, B).transpose(3, 1, 2, 0).mean(axis=(1, 2))
+    ours = bounds.authors_sample_layout(tf.constant(per_image.transpose(0, 2, 1)))  # [K, S, B]
+    np.testing.assert_allclose(tf.reduce_mean(ours, axis=1).numpy().T, theirs, rtol=1e-6)
+
+
+def test_authors_sample_layout_leaves_one_sample_alone():
+    log_w = tf.random.stateless_normal((3, 1, 5), seed=(1, 2))
+    np.testing.assert_array_equal(bounds.authors_sample_layout(log_w), log_w)
+
+
 def test_unlabeled_bound_by_hand():
     # One example, one sample, two classes: q = (0.25, 0.75), log w = (-2, -4).
     q = np.array([0.25, 0.75])

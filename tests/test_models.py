@@ -480,3 +480,37 @@ def test_kl_per_example_is_the_gaussian_kl_by_hand_and_averages_to_kl_per_unit()
     mean = latents.kl_per_unit(adgm, x, y)
     for name in ("a", "z"):
         np.testing.assert_allclose(mean[name], kl[name].mean(axis=0), rtol=1e-5)
+
+
+def test_authors_sample_layout_changes_only_the_training_loss_with_several_samples():
+    """unlabeled_sample_layout="authors": the training loss's unlabeled term is the bound of
+    log w read as `bounds.authors_sample_layout` (hand-computed from the terms with the same
+    noise); evaluation reports the bound; with one sample nothing changes."""
+    data = {"x_labeled": _x(), "y_labeled": tf.constant([0, 1, 2, 0]), "x_unlabeled": _x(seed=1)}
+    plain = _model("adgm_fixed_qa", num_samples=2, classification_weight=2.0)
+    theirs = _model("adgm_fixed_qa", num_samples=2, classification_weight=2.0,
+                    unlabeled_sample_layout="authors")
+    theirs.set_weights(plain.get_weights())
+    assert theirs.get_config()["unlabeled_sample_layout"] == "authors"
+    base = plain.compute_loss_terms(data, training=True)
+    start = theirs.noise_step.numpy()
+    got = theirs.compute_loss_terms(data, training=True)
+    theirs.noise_step.assign(start + 1)  # the unlabeled pass's noise (after the labeled one)
+    log_w, log_qy = theirs.unlabeled_terms(data["x_unlabeled"],
+                                           theirs._noise(data["x_unlabeled"], 2, 3), True)
+    expected = bounds.unlabeled_bound(bounds.authors_sample_layout(log_w), log_qy)
+    np.testing.assert_allclose(got["unlabeled_bound"], tf.reduce_mean(expected), rtol=1e-5)
+    assert abs(float(got["unlabeled_bound"]) - float(base["unlabeled_bound"])) > 1e-3
+    np.testing.assert_allclose(got["labeled_bound"], base["labeled_bound"], rtol=1e-5)
+    np.testing.assert_allclose(theirs.compute_loss_terms(data, training=False)["loss"],
+                               plain.compute_loss_terms(data, training=False)["loss"], rtol=1e-5)
+    one, one_theirs = (_model("adgm_fixed_qa", num_samples=1, classification_weight=2.0,
+                              unlabeled_sample_layout=layout) for layout in ("per_image", "authors"))
+    one_theirs.set_weights(one.get_weights())
+    np.testing.assert_allclose(one_theirs.compute_loss_terms(data, training=True)["loss"],
+                               one.compute_loss_terms(data, training=True)["loss"], rtol=1e-5)
+
+
+def test_unknown_sample_layout_is_refused():
+    with pytest.raises(ValueError, match="Unknown unlabeled_sample_layout"):
+        _model("adgm", unlabeled_sample_layout="scrambled")

@@ -56,6 +56,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.batch_size = 100  # unlabeled examples per step
     config.labeled_batch_size = 6  # labeled examples per step: all of them
     config.unlabeled_order = "shuffled"  # reshuffled every epoch | "by_class" (datasets)
+    # how the training loss reads the samples in the unlabeled bound: "per_image" (the bound) |
+    # "authors" (their early code's reading, `bounds.authors_sample_layout`; reproduction only)
+    config.unlabeled_sample_layout = "per_image"
     config.num_epochs = 30
     config.eval_batch_size = 1000
     config.eval_every_epochs = 1  # in-training evaluation every this many epochs
