@@ -284,8 +284,10 @@ def in_unlabeled_order(data: SemiSupervisedData, order: str) -> tuple[SemiSuperv
     its loaded order, the same order every epoch, as the authors' early ADGM code (the log
     that reaches 1.59% at epoch 200) took it: nearly every unlabeled batch holds one class, and
     the classes follow each other in the same order every epoch. The loss never sees the
-    classes, but the order hands them to training: the authors' log, trained so, classifies
-    its unlabeled images far better than new ones (BENCHMARKS.md). For reproducing that log,
+    classes; but their code read the unlabeled bound's samples across the images of a batch
+    (`bounds.authors_sample_layout`), so with several samples, in this order, their loss
+    pulled each unlabeled image towards its batch's class, and their log classifies its
+    unlabeled images far better than new ones (BENCHMARKS.md). For reproducing that log,
     not for semi-supervised results.
     """
     if order == "shuffled":

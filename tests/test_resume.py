@@ -206,3 +206,12 @@ def test_unlabeled_order_by_class_reaches_the_input_pipeline(tmp_path, monkeypat
     np.testing.assert_array_equal(seen["x_unlabeled"],
                                   data.x_unlabeled[np.argsort(data.y_unlabeled, kind="stable")])
     assert len(_history(tmp_path)) == 1
+
+
+def test_unlabeled_sample_layout_reaches_the_model_and_bad_values_are_refused():
+    config = _tiny_moons(unlabeled_sample_layout="authors")
+    data = datasets.load(config.dataset, config.data)
+    assert train.build_model(config, data).unlabeled_sample_layout == "authors"
+    assert train.build_model(_tiny_moons(), data).unlabeled_sample_layout == "per_image"
+    with pytest.raises(ValueError, match="unlabeled_sample_layout must be one of"):
+        checks.check_config(_tiny_moons(unlabeled_sample_layout="scrambled"))
