@@ -78,8 +78,8 @@ def unlabeled_error(model: DeepGenerativeModel, data: datasets.SemiSupervisedDat
     so the two errors should be alike. Far below the test error, it says the run learned the
     classes of its unlabeled images from outside the images: from class-ordered batches
     whose samples the loss reads across images (`unlabeled_order="by_class"` with
-    `unlabeled_sample_layout="authors"`, the authors' early code), for one. The labeled images among them (MNIST: about 17
-    of the 10,000) are left in: too few to move it.
+    `unlabeled_sample_layout="authors"`, the authors' early code), for one. The labeled
+    images among them (MNIST: about 17 of the 10,000) are left in: too few to move it.
     """
     _check_counts(batch_size=batch_size)
     if data.y_unlabeled is None:

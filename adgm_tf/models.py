@@ -37,17 +37,14 @@ from adgm_tf import bounds
 from adgm_tf.architectures import NETWORK_NAMES, Architecture, architecture, build_networks
 from adgm_tf.distribute import BuiltAtConstruction, num_replicas, step_logs
 from adgm_tf.input_pipeline import check_first_batch
-from adgm_tf.passes import ForwardPasses
+from adgm_tf.passes import (DEFAULT_UNLABELED_SAMPLE_LAYOUT, UNLABELED_SAMPLE_LAYOUTS,
+                             ForwardPasses)
 from adgm_tf.precision import kernels_in_compute_dtype
 
 tfd = tfp.distributions
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 BATCH_NORM_STATS = ("unlabeled", "all")
-# How the training loss reads the samples of log w in the unlabeled bound: "per_image" (the
-# bound) or "authors" (as the authors' early ADGM code read them, `bounds.authors_sample_layout`:
-# with S > 1 samples each image's mean over the samples is a mean over S images of its batch)
-UNLABELED_SAMPLE_LAYOUTS = ("per_image", "authors")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +91,7 @@ class ModelOptions:
     a_free_bits: float = 0.0
     # One of UNLABELED_SAMPLE_LAYOUTS; "authors" changes the training loss only (the reported
     # bounds stay the bounds), for reproducing the authors' early log (BENCHMARKS.md).
-    unlabeled_sample_layout: str = "per_image"
+    unlabeled_sample_layout: str = DEFAULT_UNLABELED_SAMPLE_LAYOUT
     seed: int | None = 0  # seed of the model's noise and initial weights
     # Project x and a once per example and broadcast them over the classes. False tiles them
     # once per class, the straightforward evaluation: the same bound at more cost, kept as
@@ -239,7 +236,8 @@ class DeepGenerativeModel(BuiltAtConstruction, ForwardPasses, keras.Model):
                 x_l, y_l, self._noise(x_l, self.num_samples), training, a_units=free_bits)
             unlabeled = self.unlabeled_bound(
                 x_u, training=training, a_units=free_bits,
-                sample_layout=self.unlabeled_sample_layout if training else "per_image")
+                sample_layout=(self.unlabeled_sample_layout if training
+                               else DEFAULT_UNLABELED_SAMPLE_LAYOUT))
         if free_bits:
             unlabeled, unlabeled_a_kl = unlabeled
             a_kl.append(unlabeled_a_kl)

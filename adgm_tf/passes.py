@@ -24,6 +24,12 @@ from adgm_tf import bounds, fused
 from adgm_tf.distribute import num_replicas, replica_rows
 from adgm_tf.networks import reparameterize
 
+# How the training loss reads the samples of log w in the unlabeled bound: "per_image" (the
+# bound) or "authors" (as the authors' early ADGM code read them, `bounds.authors_sample_layout`:
+# with S > 1 samples each image's mean over the samples is a mean over S images of its batch)
+UNLABELED_SAMPLE_LAYOUTS = ("per_image", "authors")
+DEFAULT_UNLABELED_SAMPLE_LAYOUT = UNLABELED_SAMPLE_LAYOUTS[0]
+
 
 class ForwardPasses:
     """The passes through a model's networks; mixed into `DeepGenerativeModel`, whose
@@ -171,7 +177,8 @@ class ForwardPasses:
         return self._noise(x, num_samples or self.num_samples, self.num_classes)
 
     def unlabeled_bound(self, x, num_samples=None, training=None, noise=None,
-                        update_stats=True, a_units=False, sample_layout="per_image"):
+                        update_stats=True, a_units=False,
+                        sample_layout=DEFAULT_UNLABELED_SAMPLE_LAYOUT):
         """-U(x), a lower bound on log p(x), per example [B]; with a_units also the batch's
         mean KL of each unit of `a`, weighted by q(y|a,x) over the classes [n_a].
 
@@ -186,7 +193,7 @@ class ForwardPasses:
         log_w = terms[0]
         if sample_layout == "authors":
             log_w = bounds.authors_sample_layout(log_w)
-        elif sample_layout != "per_image":
+        elif sample_layout != DEFAULT_UNLABELED_SAMPLE_LAYOUT:
             raise ValueError(f"Unknown sample_layout {sample_layout!r}.")
         bound = bounds.unlabeled_bound(log_w, terms[1])
         return (bound, bounds.kl_per_unit(terms[2], terms[1])) if a_units else bound

@@ -29,7 +29,7 @@ from adgm_tf.callbacks import EpochTimer, GenerativeSummaries, KLWarmup, NonFini
 from adgm_tf.configs.checks import check_config, check_workdir
 from adgm_tf.export import export_saved_model
 from adgm_tf.input_pipeline import check_support, labeled_dataset, semi_supervised_dataset
-from adgm_tf.models import MODELS, DeepGenerativeModel
+from adgm_tf.models import DEFAULT_UNLABELED_SAMPLE_LAYOUT, MODELS, DeepGenerativeModel
 from adgm_tf.optimizers import ClippedAdam
 from adgm_tf.potential import (POTENTIALS, PotentialFit, finds_both_modes, mode_shares,
                                true_log_normaliser)
@@ -63,7 +63,8 @@ def build_model(config: ml_collections.ConfigDict, data: datasets.SemiSupervised
         init=config.get("init", "glorot_uniform"),
         weight_prior=config.get("weight_prior", 0.0),
         a_free_bits=config.get("a_free_bits") or 0.0,
-        unlabeled_sample_layout=config.get("unlabeled_sample_layout", "per_image"),
+        unlabeled_sample_layout=config.get("unlabeled_sample_layout",
+                                           DEFAULT_UNLABELED_SAMPLE_LAYOUT),
         seed=config.seed,
         dtype=config.get("dtype_policy", "float32"),
     )

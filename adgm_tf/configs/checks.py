@@ -15,7 +15,8 @@ from adgm_tf import distribute
 from adgm_tf.callbacks import NON_FINITE_POLICIES
 from adgm_tf.datasets import (DEFAULT_LABEL_DRAW, DEFAULT_UNLABELED_ORDER, LABEL_DRAWS,
                               UNLABELED_ORDERS)
-from adgm_tf.models import BATCH_NORM_STATS, UNLABELED_SAMPLE_LAYOUTS
+from adgm_tf.models import (BATCH_NORM_STATS, DEFAULT_UNLABELED_SAMPLE_LAYOUT,
+                            UNLABELED_SAMPLE_LAYOUTS)
 from adgm_tf.speed import AUTO
 from adgm_tf.workdir import CHECKPOINT_DIR, WEIGHTS_FILE
 
@@ -33,7 +34,8 @@ RESUMABLE_KEYS = ("num_epochs", "progress_bar", "dtype_policy", "jit_compile", "
 # value that leaves the run as it was: a workdir whose config.json lacks one resumes when the
 # new config keeps it.
 ADDED_KEYS = {"a_free_bits": 0.0, "unlabeled_order": DEFAULT_UNLABELED_ORDER,
-              "data.label_draw": DEFAULT_LABEL_DRAW, "unlabeled_sample_layout": "per_image"}
+              "data.label_draw": DEFAULT_LABEL_DRAW,
+              "unlabeled_sample_layout": DEFAULT_UNLABELED_SAMPLE_LAYOUT}
 
 
 # the loaders that read data.label_draw (`datasets.draw_labeled`)
@@ -46,7 +48,7 @@ CHOICES = {
     "batch_norm_stats": ("unlabeled", BATCH_NORM_STATS),
     "unlabeled_order": (DEFAULT_UNLABELED_ORDER, UNLABELED_ORDERS),
     "data.label_draw": (DEFAULT_LABEL_DRAW, LABEL_DRAWS),
-    "unlabeled_sample_layout": ("per_image", UNLABELED_SAMPLE_LAYOUTS),
+    "unlabeled_sample_layout": (DEFAULT_UNLABELED_SAMPLE_LAYOUT, UNLABELED_SAMPLE_LAYOUTS),
 }
 
 
