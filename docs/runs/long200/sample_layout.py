@@ -1,7 +1,7 @@
 """What the unlabeled bound tells the classifier about each unlabeled image, read per image and
 as the authors' early code read it (`bounds.authors_sample_layout`), on a run's last weights.
 
-    python docs/runs/long200/sample_layout.py WORKDIR [SAMPLES]
+    python docs/runs/long200/sample_layout.py WORKDIR [SAMPLES] [IMAGES]
 
 On the last 10,000 unlabeled training images (their validation split), in batches of 100 as
 their code took them, once in class order (their batches: nearly every one holds one digit)
@@ -12,7 +12,9 @@ the samples read as their reshape read them. In the unlabeled bound the classifi
 gradient pulls q(y|x) towards softmax_k of that mean, so its argmax is the class each image
 is pulled towards. The last two columns: of the images that q(y|x) gets wrong, the share
 that each reading pulls towards their true class (the classes the loss adds to what the
-classifier knows). Inference mode, the weights of the run's last epoch.
+classifier knows). Inference mode, the weights of the run's last epoch. IMAGES=test reads the
+first 10,000 test images instead, shuffled only: whether the class the model explains an
+image best under is right on images it never trained on too.
 """
 
 import sys
@@ -36,14 +38,22 @@ def pulled_towards(model, x, samples):
     ])
 
 
-def main(workdir: str, samples: int = 10) -> None:
+def main(workdir: str, samples: int = 10, images: str = "unlabeled") -> None:
     if BATCH % samples:
         raise ValueError(f"SAMPLES must divide the batch of {BATCH}; got {samples}.")
+    if images not in ("unlabeled", "test"):
+        raise ValueError(f"IMAGES must be 'unlabeled' or 'test'; got {images!r}.")
     _, data, model = evaluation.load_trained(workdir)
-    x, y = data.x_unlabeled[-CHECKED:], data.y_unlabeled[-CHECKED:]
-    orders = {"class order": np.argsort(y, kind="stable"),
-              "shuffled": np.random.default_rng(0).permutation(len(y))}
-    print(f"{workdir}: last {CHECKED:,} unlabeled images, batches of {BATCH}, {samples} samples")
+    if images == "test":
+        x, y = data.x_test[:CHECKED], data.y_test[:CHECKED]
+        orders = {"shuffled": np.random.default_rng(0).permutation(len(y))}
+        print(f"{workdir}: first {CHECKED:,} test images, batches of {BATCH}, {samples} samples")
+    else:
+        x, y = data.x_unlabeled[-CHECKED:], data.y_unlabeled[-CHECKED:]
+        orders = {"class order": np.argsort(y, kind="stable"),
+                  "shuffled": np.random.default_rng(0).permutation(len(y))}
+        print(f"{workdir}: last {CHECKED:,} unlabeled images, batches of {BATCH}, "
+              f"{samples} samples")
     print("| order | error of q(y\\|x) | error of argmax_k mean_s log w (per image) "
           "| error of argmax_k as their reshape read it | of q(y\\|x)'s errors, pulled to the "
           "true class: per image | as their reshape read it |")
@@ -60,4 +70,4 @@ def main(workdir: str, samples: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(a) for a in sys.argv[2:]))
+    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]), *sys.argv[3:4])
