@@ -45,15 +45,13 @@ def main(workdir: str, samples: int = 10, images: str = "unlabeled") -> None:
         raise ValueError(f"IMAGES must be 'unlabeled' or 'test'; got {images!r}.")
     _, data, model = evaluation.load_trained(workdir)
     if images == "test":
-        x, y = data.x_test[:CHECKED], data.y_test[:CHECKED]
-        orders = {"shuffled": np.random.default_rng(0).permutation(len(y))}
-        print(f"{workdir}: first {CHECKED:,} test images, batches of {BATCH}, {samples} samples")
+        x, y, which = data.x_test[:CHECKED], data.y_test[:CHECKED], "first"
     else:
-        x, y = data.x_unlabeled[-CHECKED:], data.y_unlabeled[-CHECKED:]
-        orders = {"class order": np.argsort(y, kind="stable"),
-                  "shuffled": np.random.default_rng(0).permutation(len(y))}
-        print(f"{workdir}: last {CHECKED:,} unlabeled images, batches of {BATCH}, "
-              f"{samples} samples")
+        x, y, which = data.x_unlabeled[-CHECKED:], data.y_unlabeled[-CHECKED:], "last"
+    orders = {"shuffled": np.random.default_rng(0).permutation(len(y))}
+    if images == "unlabeled":  # their batches: nearly every one holds one digit
+        orders = {"class order": np.argsort(y, kind="stable"), **orders}
+    print(f"{workdir}: {which} {CHECKED:,} {images} images, batches of {BATCH}, {samples} samples")
     print("| order | error of q(y\\|x) | error of argmax_k mean_s log w (per image) "
           "| error of argmax_k as their reshape read it | of q(y\\|x)'s errors, pulled to the "
           "true class: per image | as their reshape read it |")
