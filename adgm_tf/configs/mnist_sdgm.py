@@ -7,7 +7,9 @@ Everything else as `mnist_adgm` (its docstring weighs the recipe's options).
 Measured (BENCHMARKS.md, bf16, seeds 0, 2-core AMD EPYC): 4.56% after 20 epochs, 2.64% after
 100, 2.01% after 200 (108 minutes on one core). With 5 Monte Carlo samples (one seed,
 2-core Intel Xeon): 2.30% after 200, ahead of 1 sample only in the first 30 epochs and
-mostly behind it after epoch 65, for 4.2 times the step time; so num_samples stays 1.
+mostly behind it after epoch 65, for 4.2 times the step time; with 10 samples, level with
+both at epoch 40 (3.38% against 3.36% and 3.31%; not trained further, BENCHMARKS.md says
+why); so num_samples stays 1.
 """
 
 from adgm_tf.configs import mnist_adgm
