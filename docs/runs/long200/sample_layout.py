@@ -17,7 +17,7 @@ first 10,000 test images instead, shuffled only: whether the class the model exp
 image best under is right on images it never trained on too.
 """
 
-import sys
+import argparse
 
 import numpy as np
 import tensorflow as tf
@@ -68,4 +68,9 @@ def main(workdir: str, samples: int = 10, images: str = "unlabeled") -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]), *sys.argv[3:4])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("workdir")
+    parser.add_argument("samples", nargs="?", type=int, default=10)
+    parser.add_argument("images", nargs="?", choices=("unlabeled", "test"), default="unlabeled")
+    args = parser.parse_args()
+    main(args.workdir, args.samples, args.images)
