@@ -26,6 +26,8 @@ from adgm_tf import bounds, evaluation
 
 BATCH = 100  # their unlabeled batch
 CHECKED = 10_000
+SAMPLES = 10  # their training's
+IMAGE_SETS = ("unlabeled", "test")
 
 
 def pulled_towards(model, x, samples):
@@ -38,11 +40,11 @@ def pulled_towards(model, x, samples):
     ])
 
 
-def main(workdir: str, samples: int = 10, images: str = "unlabeled") -> None:
+def main(workdir: str, samples: int = SAMPLES, images: str = IMAGE_SETS[0]) -> None:
     if BATCH % samples:
         raise ValueError(f"SAMPLES must divide the batch of {BATCH}; got {samples}.")
-    if images not in ("unlabeled", "test"):
-        raise ValueError(f"IMAGES must be 'unlabeled' or 'test'; got {images!r}.")
+    if images not in IMAGE_SETS:
+        raise ValueError(f"IMAGES must be one of {IMAGE_SETS}; got {images!r}.")
     _, data, model = evaluation.load_trained(workdir)
     if images == "test":
         x, y, which = data.x_test[:CHECKED], data.y_test[:CHECKED], "first"
@@ -70,7 +72,7 @@ def main(workdir: str, samples: int = 10, images: str = "unlabeled") -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workdir")
-    parser.add_argument("samples", nargs="?", type=int, default=10)
-    parser.add_argument("images", nargs="?", choices=("unlabeled", "test"), default="unlabeled")
+    parser.add_argument("samples", nargs="?", type=int, default=SAMPLES)
+    parser.add_argument("images", nargs="?", choices=IMAGE_SETS, default=IMAGE_SETS[0])
     args = parser.parse_args()
     main(args.workdir, args.samples, args.images)
